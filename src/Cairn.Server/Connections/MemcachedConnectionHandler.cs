@@ -1,0 +1,109 @@
+using System.IO.Pipelines;
+using Cairn.Protocol.Text;
+using Cairn.Server.Hosting;
+using Cairn.Server.Stats;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace Cairn.Server.Connections;
+
+/// <summary>
+/// The connection loop: read what has arrived, answer every complete request in it, flush once.
+/// Kestrel owns the sockets (TCP, IPv6, unix); this class only ever sees the duplex pipe.
+/// </summary>
+public sealed partial class MemcachedConnectionHandler(ServerContext context, ILogger<MemcachedConnectionHandler> logger) : ConnectionHandler
+{
+    public override async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        var statistics = context.Statistics;
+        var input = connection.Transport.Input;
+        var output = connection.Transport.Output;
+
+        if (!statistics.TryOpenConnection(context.Options.MaxConnections))
+        {
+            // memcached's words, then close, so the client knows why rather than seeing a reset.
+            TextResponseWriter.Write(output, TextReplies.TooManyConnections);
+            await output.FlushAsync();
+            LogRejected(logger, connection.RemoteEndPoint);
+            return;
+        }
+
+        var info = context.Connections.Add(connection.RemoteEndPoint, connection.LocalEndPoint, input.CancelPendingRead);
+        using var session = new TextProtocolSession(context, info);
+        LogOpened(logger, info.Id, connection.RemoteEndPoint);
+        try
+        {
+            await RunAsync(session, input, output, info);
+        }
+        catch (ConnectionResetException)
+        {
+            // The peer went away mid-batch; nothing to answer.
+        }
+        catch (IOException)
+        {
+        }
+        finally
+        {
+            session.Counters.DrainInto(statistics.Totals);
+            context.Connections.Remove(info);
+            statistics.ConnectionClosed();
+            LogClosed(logger, info.Id);
+        }
+    }
+
+    private static async Task RunAsync(TextProtocolSession session, PipeReader input, PipeWriter output, ConnectionInfo info)
+    {
+        var totals = session.Counters;
+        while (true)
+        {
+            info.State = "conn_waiting";
+            var result = await input.ReadAsync();
+            if (result.IsCanceled)
+            {
+                // Shutdown: the batch before this read was answered and flushed; stop here.
+                return;
+            }
+
+            info.State = "conn_parse_cmd";
+            var buffer = result.Buffer;
+            var available = buffer.Length;
+            var outcome = session.Process(ref buffer, output);
+            totals.Add(Counter.BytesRead, available - buffer.Length);
+
+            if (outcome == BatchOutcome.FlushAndContinue)
+            {
+                input.AdvanceTo(buffer.Start);
+            }
+            else
+            {
+                input.AdvanceTo(buffer.Start, buffer.End);
+            }
+
+            var unflushed = output.UnflushedBytes;
+            if (unflushed > 0)
+            {
+                info.State = "conn_mwrite";
+                totals.Add(Counter.BytesWritten, unflushed);
+                var flush = await output.FlushAsync();
+                if (flush.IsCompleted)
+                {
+                    return;
+                }
+            }
+
+            if (outcome == BatchOutcome.Close || (result.IsCompleted && outcome == BatchOutcome.NeedMoreData))
+            {
+                return;
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "connection {Id} opened from {Remote}")]
+    private static partial void LogOpened(ILogger logger, long id, System.Net.EndPoint? remote);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "connection {Id} closed")]
+    private static partial void LogClosed(ILogger logger, long id);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "refused a connection from {Remote}: too many open connections")]
+    private static partial void LogRejected(ILogger logger, System.Net.EndPoint? remote);
+}

@@ -1,0 +1,447 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using Cairn.Protocol.Text;
+using Cairn.Server.Hosting;
+using Cairn.Server.Stats;
+using Cairn.Storage;
+
+namespace Cairn.Server.Connections;
+
+public enum BatchOutcome
+{
+    /// <summary>Everything complete was answered; wait for more bytes.</summary>
+    NeedMoreData,
+
+    /// <summary>Enough replies are buffered; flush them, then carry on with what is already read.</summary>
+    FlushAndContinue,
+
+    /// <summary>quit, an unframeable line, or shutdown: flush and close.</summary>
+    Close,
+}
+
+/// <summary>
+/// The classic text protocol for one connection: frames lines and data blocks out of the bytes read so
+/// far, answers each request into the output, and never waits for I/O itself, so a whole pipelined
+/// batch is answered before the connection loop flushes once.
+/// </summary>
+public sealed class TextProtocolSession : IDisposable
+{
+    /// <summary>memcached closes a connection whose line has no newline within this many bytes...</summary>
+    public const int MaxLineLength = 2048;
+
+    /// <summary>...unless it is a multi-key get, which Cairn lets grow to this bound instead of without limit.</summary>
+    public const int MaxMultiGetLineLength = 2 * 1024 * 1024;
+
+    /// <summary>Past this much unflushed output the batch pauses so one huge pipeline cannot buffer without bound.</summary>
+    private const int FlushThreshold = 256 * 1024;
+
+    private readonly ServerContext _context;
+    private readonly IItemStore _store;
+    private readonly StatsReporter _stats;
+    private byte[] _lineScratch = ArrayPool<byte>.Shared.Rent(MaxLineLength + 2);
+    private long _swallowRemaining;
+
+    public TextProtocolSession(ServerContext context, ConnectionInfo? connection = null)
+    {
+        _context = context;
+        _store = context.Store;
+        _stats = new StatsReporter(context);
+        Connection = connection;
+    }
+
+    public CounterSet Counters { get; } = new();
+
+    public ConnectionInfo? Connection { get; }
+
+    public BatchOutcome Process(ref ReadOnlySequence<byte> buffer, PipeWriter output)
+    {
+        while (true)
+        {
+            if (output.CanGetUnflushedBytes && output.UnflushedBytes > FlushThreshold)
+            {
+                return BatchOutcome.FlushAndContinue;
+            }
+
+            if (_swallowRemaining > 0)
+            {
+                var skip = Math.Min(_swallowRemaining, buffer.Length);
+                buffer = buffer.Slice(skip);
+                _swallowRemaining -= skip;
+                if (_swallowRemaining > 0)
+                {
+                    return BatchOutcome.NeedMoreData;
+                }
+            }
+
+            if (buffer.IsEmpty)
+            {
+                return BatchOutcome.NeedMoreData;
+            }
+
+            var step = ProcessOne(ref buffer, output);
+            if (step != StepResult.Done)
+            {
+                return step == StepResult.NeedMore ? BatchOutcome.NeedMoreData : BatchOutcome.Close;
+            }
+        }
+    }
+
+    private enum StepResult
+    {
+        Done,
+        NeedMore,
+        Close,
+    }
+
+    private StepResult ProcessOne(ref ReadOnlySequence<byte> buffer, IBufferWriter<byte> output)
+    {
+        var newline = buffer.PositionOf((byte)'\n');
+        if (newline is null)
+        {
+            if (buffer.Length > MaxLineLength && (!StartsLikeMultiGet(buffer) || buffer.Length > MaxMultiGetLineLength))
+            {
+                return StepResult.Close;
+            }
+
+            return StepResult.NeedMore;
+        }
+
+        var lineSequence = buffer.Slice(0, newline.Value);
+        var line = lineSequence.IsSingleSegment ? lineSequence.FirstSpan : CopyToScratch(lineSequence);
+
+        // memcached strips one '\r' before the '\n' when the line has more than that one byte.
+        if (line.Length > 1 && line[^1] == (byte)'\r')
+        {
+            line = line[..^1];
+        }
+
+        var rest = buffer.Slice(buffer.GetPosition(1, newline.Value));
+        TextCommandParser.Parse(line, out var command);
+        if (Connection is not null)
+        {
+            Connection.LastCommandUnixSeconds = _context.NowUnixSeconds;
+        }
+
+        if (command.Kind.IsStorage())
+        {
+            return ProcessStorage(ref buffer, rest, ref command, output);
+        }
+
+        buffer = rest;
+        if (command.Kind == TextCommandKind.Invalid)
+        {
+            Reply(output, command.ErrorReply, command.NoReply);
+            _swallowRemaining = command.SwallowLength;
+            return StepResult.Done;
+        }
+
+        return Execute(ref command, output);
+    }
+
+    private StepResult ProcessStorage(ref ReadOnlySequence<byte> buffer, ReadOnlySequence<byte> rest, ref TextCommand command, IBufferWriter<byte> output)
+    {
+        var blockLength = (long)command.ByteCount + 2;
+        if (!ItemLimits.Fits(command.Key.Length, command.ByteCount, _context.Options.MaxItemSize))
+        {
+            // Refused before any memory is taken for it; the data streams past as it arrives.
+            Counters.Increment(Counter.StoreTooLarge);
+            if (command.Kind == TextCommandKind.Set)
+            {
+                _store.Delete(command.Key);
+            }
+
+            Reply(output, TextReplies.ObjectTooLarge, command.NoReply);
+            buffer = rest;
+            _swallowRemaining = blockLength;
+            return StepResult.Done;
+        }
+
+        if (rest.Length < blockLength)
+        {
+            // The line is parsed again once the data block is complete; that is cheaper than keeping state.
+            return StepResult.NeedMore;
+        }
+
+        buffer = rest.Slice(blockLength);
+        var terminator = rest.Slice(command.ByteCount, 2);
+        if (!IsCrlf(terminator))
+        {
+            Reply(output, TextReplies.BadDataChunk, command.NoReply);
+            return StepResult.Done;
+        }
+
+        var data = rest.Slice(0, command.ByteCount);
+        var mode = command.Kind switch
+        {
+            TextCommandKind.Set => StoreMode.Set,
+            TextCommandKind.Add => StoreMode.Add,
+            TextCommandKind.Replace => StoreMode.Replace,
+            TextCommandKind.Append => StoreMode.Append,
+            TextCommandKind.Prepend => StoreMode.Prepend,
+            _ => StoreMode.Cas,
+        };
+
+        var expiresAt = ExpiryTime.ToAbsolute(command.Exptime, _context.NowUnixSeconds);
+        var result = _store.Store(mode, command.Key, data, command.Flags, expiresAt, command.CasUnique, out _);
+        Counters.Increment(Counter.CmdSet);
+        if (mode == StoreMode.Cas)
+        {
+            Counters.Increment(result switch
+            {
+                StoreResult.Stored => Counter.CasHits,
+                StoreResult.Exists => Counter.CasBadval,
+                _ => Counter.CasMisses,
+            });
+        }
+
+        var reply = result switch
+        {
+            StoreResult.Stored => TextReplies.Stored,
+            StoreResult.NotStored => TextReplies.NotStored,
+            StoreResult.Exists => TextReplies.Exists,
+            StoreResult.NotFound => TextReplies.NotFound,
+            StoreResult.TooLarge => TextReplies.ObjectTooLarge,
+            _ => TextReplies.OutOfMemoryStoring,
+        };
+
+        if (result == StoreResult.TooLarge)
+        {
+            Counters.Increment(Counter.StoreTooLarge);
+        }
+        else if (result == StoreResult.OutOfMemory)
+        {
+            Counters.Increment(Counter.StoreNoMemory);
+        }
+
+        Reply(output, reply, command.NoReply);
+        return StepResult.Done;
+    }
+
+    private StepResult Execute(ref TextCommand command, IBufferWriter<byte> output)
+    {
+        switch (command.Kind)
+        {
+            case TextCommandKind.Get:
+            case TextCommandKind.Gets:
+            case TextCommandKind.Gat:
+            case TextCommandKind.Gats:
+                ExecuteRetrieval(ref command, output);
+                break;
+            case TextCommandKind.Delete:
+                var deleted = _store.Delete(command.Key) == DeleteResult.Deleted;
+                Counters.Increment(deleted ? Counter.DeleteHits : Counter.DeleteMisses);
+                Reply(output, deleted ? TextReplies.Deleted : TextReplies.NotFound, command.NoReply);
+                break;
+            case TextCommandKind.Incr:
+            case TextCommandKind.Decr:
+                ExecuteArithmetic(ref command, output);
+                break;
+            case TextCommandKind.Touch:
+                var touched = _store.Touch(command.Key, ExpiryTime.ToAbsolute(command.Exptime, _context.NowUnixSeconds));
+                Counters.Increment(Counter.CmdTouch);
+                Counters.Increment(touched ? Counter.TouchHits : Counter.TouchMisses);
+                Reply(output, touched ? TextReplies.Touched : TextReplies.NotFound, command.NoReply);
+                break;
+            case TextCommandKind.FlushAll:
+                ExecuteFlushAll(ref command, output);
+                break;
+            case TextCommandKind.Version:
+                TextResponseWriter.Write(output, "VERSION "u8);
+                TextResponseWriter.Write(output, Encoding.ASCII.GetBytes(ServerContext.Version));
+                TextResponseWriter.Write(output, TextReplies.Crlf);
+                break;
+            case TextCommandKind.Verbosity:
+                _context.Verbosity = (int)Math.Min(command.NumericArgument, 2u);
+                Reply(output, TextReplies.Ok, command.NoReply);
+                break;
+            case TextCommandKind.Quit:
+                return StepResult.Close;
+            case TextCommandKind.Stats:
+                _stats.Write(ref command.Tokens, output, Counters);
+                break;
+            case TextCommandKind.CacheMemlimit:
+                ExecuteMemlimit(ref command, output);
+                break;
+            case TextCommandKind.Shutdown:
+                return ExecuteShutdown(ref command, output);
+        }
+
+        return StepResult.Done;
+    }
+
+    private void ExecuteRetrieval(ref TextCommand command, IBufferWriter<byte> output)
+    {
+        var withCas = command.Kind is TextCommandKind.Gets or TextCommandKind.Gats;
+        var touch = command.Kind is TextCommandKind.Gat or TextCommandKind.Gats;
+        var expiresAt = touch ? ExpiryTime.ToAbsolute(command.Exptime, _context.NowUnixSeconds) : 0;
+
+        // memcached answers a bad key with one error line instead of the whole response, so check them all first.
+        foreach (var key in command.EnumerateKeys())
+        {
+            if (!TextCommandParser.IsValidKey(key))
+            {
+                TextResponseWriter.Write(output, TextReplies.BadCommandLineFormat);
+                return;
+            }
+        }
+
+        var writer = new ValueWriter(output, withCas);
+        foreach (var key in command.EnumerateKeys())
+        {
+            var hit = touch ? _store.TryGetAndTouch(key, expiresAt, ref writer) : _store.TryGet(key, ref writer);
+            if (touch)
+            {
+                Counters.Increment(Counter.CmdTouch);
+                Counters.Increment(hit ? Counter.TouchHits : Counter.TouchMisses);
+            }
+            else
+            {
+                Counters.Increment(Counter.CmdGet);
+                Counters.Increment(hit ? Counter.GetHits : Counter.GetMisses);
+            }
+        }
+
+        TextResponseWriter.Write(output, TextReplies.End);
+    }
+
+    private void ExecuteArithmetic(ref TextCommand command, IBufferWriter<byte> output)
+    {
+        var increment = command.Kind == TextCommandKind.Incr;
+        var result = _store.ApplyDelta(command.Key, increment, command.Delta, out var value);
+        switch (result)
+        {
+            case ArithmeticResult.Ok:
+                Counters.Increment(increment ? Counter.IncrHits : Counter.DecrHits);
+                if (!command.NoReply)
+                {
+                    TextResponseWriter.WriteNumberLine(output, value);
+                }
+
+                break;
+            case ArithmeticResult.NotFound:
+                Counters.Increment(increment ? Counter.IncrMisses : Counter.DecrMisses);
+                Reply(output, TextReplies.NotFound, command.NoReply);
+                break;
+            case ArithmeticResult.NonNumeric:
+                Reply(output, TextReplies.NonNumericValue, command.NoReply);
+                break;
+            default:
+                Reply(output, TextReplies.OutOfMemory, command.NoReply);
+                break;
+        }
+    }
+
+    private void ExecuteFlushAll(ref TextCommand command, IBufferWriter<byte> output)
+    {
+        Counters.Increment(Counter.CmdFlush);
+        if (!_context.Options.FlushEnabled)
+        {
+            Reply(output, TextReplies.FlushDisabled, command.NoReply);
+            return;
+        }
+
+        // A delay of zero or below means now, as in memcached; a positive one follows the exptime rules.
+        var at = command.Exptime > 0 ? ExpiryTime.ToAbsolute(command.Exptime, _context.NowUnixSeconds) : 0;
+        _store.FlushAll(at);
+        Reply(output, TextReplies.Ok, command.NoReply);
+    }
+
+    private void ExecuteMemlimit(ref TextCommand command, IBufferWriter<byte> output)
+    {
+        var megabytes = command.NumericArgument;
+        if (megabytes < 8)
+        {
+            Reply(output, TextReplies.MemlimitTooSmall, command.NoReply);
+        }
+        else if (megabytes > 1_000_000_000)
+        {
+            Reply(output, TextReplies.MemlimitNotBytes, command.NoReply);
+        }
+        else
+        {
+            _store.MemoryLimit = megabytes * 1024L * 1024L;
+            Reply(output, TextReplies.Ok, command.NoReply);
+        }
+    }
+
+    private StepResult ExecuteShutdown(ref TextCommand command, IBufferWriter<byte> output)
+    {
+        if (!_context.Options.ShutdownCommandEnabled)
+        {
+            TextResponseWriter.Write(output, TextReplies.ShutdownNotEnabled);
+            return StepResult.Done;
+        }
+
+        if (command.Tokens.Count == 2 || (command.Tokens.Count == 3 && command.Tokens[1].SequenceEqual("graceful"u8)))
+        {
+            _context.RequestShutdown();
+            return StepResult.Close;
+        }
+
+        TextResponseWriter.Write(output, TextReplies.InvalidShutdownMode);
+        return StepResult.Done;
+    }
+
+    private static void Reply(IBufferWriter<byte> output, ReadOnlySpan<byte> reply, bool noReply)
+    {
+        if (!noReply)
+        {
+            TextResponseWriter.Write(output, reply);
+        }
+    }
+
+    private static bool IsCrlf(ReadOnlySequence<byte> terminator)
+    {
+        Span<byte> pair = stackalloc byte[2];
+        terminator.CopyTo(pair);
+        return pair[0] == (byte)'\r' && pair[1] == (byte)'\n';
+    }
+
+    private static bool StartsLikeMultiGet(in ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> head = stackalloc byte[106];
+        var length = (int)Math.Min(buffer.Length, head.Length);
+        buffer.Slice(0, length).CopyTo(head);
+        head = head[..length];
+        var spaces = 0;
+        while (spaces < head.Length && head[spaces] == (byte)' ')
+        {
+            spaces++;
+        }
+
+        if (spaces > 100)
+        {
+            return false;
+        }
+
+        var start = head[spaces..];
+        return (start.Length >= 4 && Ascii.EqualsIgnoreCase(start[..4], "get "u8))
+            || (start.Length >= 5 && Ascii.EqualsIgnoreCase(start[..5], "gets "u8));
+    }
+
+    private ReadOnlySpan<byte> CopyToScratch(in ReadOnlySequence<byte> line)
+    {
+        if (line.Length > _lineScratch.Length)
+        {
+            ArrayPool<byte>.Shared.Return(_lineScratch);
+            _lineScratch = ArrayPool<byte>.Shared.Rent((int)line.Length);
+        }
+
+        line.CopyTo(_lineScratch);
+        return _lineScratch.AsSpan(0, (int)line.Length);
+    }
+
+    public void Dispose()
+    {
+        ArrayPool<byte>.Shared.Return(_lineScratch);
+        _lineScratch = [];
+    }
+
+    /// <summary>Writes each hit as a VALUE block while the store holds the item still.</summary>
+    private readonly struct ValueWriter(IBufferWriter<byte> output, bool withCas) : IItemVisitor
+    {
+        public void Visit(scoped in ItemView item) =>
+            TextResponseWriter.WriteValue(output, item.Key, item.Flags, item.Value, item.Cas, withCas);
+    }
+}

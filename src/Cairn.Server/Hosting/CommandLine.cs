@@ -1,0 +1,224 @@
+using System.Globalization;
+
+namespace Cairn.Server.Hosting;
+
+/// <summary>
+/// memcached's getopt-style flags (-p 9889, -p9889, --port=9889, -vv). Hand-written because memcached's
+/// harnesses pass short flags glued to values and repeated -v, which general-purpose parsers reject.
+/// </summary>
+public static class CommandLine
+{
+    public static ServerOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new ServerOptions();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            string name;
+            string? inlineValue = null;
+            if (arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                var eq = arg.IndexOf('=', StringComparison.Ordinal);
+                name = eq < 0 ? arg[2..] : arg[2..eq];
+                inlineValue = eq < 0 ? null : arg[(eq + 1)..];
+            }
+            else if (arg.Length >= 2 && arg[0] == '-')
+            {
+                if (arg.Trim('-').Length > 0 && arg.AsSpan(1).TrimStart('v').IsEmpty)
+                {
+                    options.Verbosity += arg.Length - 1;
+                    continue;
+                }
+
+                name = arg[1].ToString();
+                inlineValue = arg.Length > 2 ? arg[2..] : null;
+            }
+            else
+            {
+                throw new CommandLineException($"unexpected argument '{arg}'");
+            }
+
+            string Value()
+            {
+                if (inlineValue is not null)
+                {
+                    return inlineValue;
+                }
+
+                if (i + 1 >= args.Count)
+                {
+                    throw new CommandLineException($"option '{arg}' needs a value");
+                }
+
+                return args[++i];
+            }
+
+            switch (name)
+            {
+                case "p" or "port":
+                    options.Port = ParseInt(Value(), arg, 0, 65535);
+                    options.PortGiven = true;
+                    break;
+                case "l" or "listen":
+                    foreach (var address in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        options.ListenAddresses.Add(address);
+                    }
+
+                    break;
+                case "s" or "unix-socket":
+                    options.UnixSocketPath = Value();
+                    break;
+                case "a" or "unix-mask":
+                    options.UnixSocketMask = ParseOctal(Value(), arg);
+                    break;
+                case "c" or "conn-limit":
+                    options.MaxConnections = ParseInt(Value(), arg, 1, int.MaxValue);
+                    break;
+                case "m" or "memory-limit":
+                    options.MemoryLimitBytes = ParseSize(Value(), arg, defaultUnit: 1024 * 1024);
+                    break;
+                case "I" or "max-item-size":
+                    options.MaxItemSize = checked((int)ParseSize(Value(), arg, defaultUnit: 1));
+                    if (options.MaxItemSize < 1024)
+                    {
+                        throw new CommandLineException("item max size cannot be less than 1024 bytes");
+                    }
+
+                    break;
+                case "t" or "threads":
+                    options.Threads = ParseInt(Value(), arg, 1, 1024);
+                    break;
+                case "M" or "disable-evictions":
+                    options.EvictWhenFull = false;
+                    break;
+                case "evict":
+                    options.EvictWhenFull = true;
+                    break;
+                case "A" or "enable-shutdown":
+                    options.ShutdownCommandEnabled = true;
+                    break;
+                case "F" or "disable-flush-all":
+                    options.FlushEnabled = false;
+                    break;
+                case "f" or "slab-growth-factor":
+                    options.GrowthFactor = double.Parse(Value(), CultureInfo.InvariantCulture);
+                    if (options.GrowthFactor <= 1.0)
+                    {
+                        throw new CommandLineException("factor must be greater than 1");
+                    }
+
+                    break;
+                case "U" or "udp-port":
+                    options.UdpPort = ParseInt(Value(), arg, 0, 65535);
+                    if (options.UdpPort != 0)
+                    {
+                        options.IgnoredOptions.Add($"-U {options.UdpPort} (UDP is not served)");
+                    }
+
+                    break;
+                case "verbose":
+                    options.Verbosity++;
+                    break;
+                case "h" or "help":
+                    options.ShowHelp = true;
+                    break;
+                case "V" or "version":
+                    options.ShowVersion = true;
+                    break;
+
+                // Accepted so memcached's harnesses and init scripts start Cairn unchanged; they mean nothing here.
+                case "u" or "user" or "o" or "extended" or "R" or "max-reqs-per-event" or "b" or "listen-backlog"
+                    or "n" or "slab-min-size" or "D" or "P" or "pidfile" or "B" or "protocol":
+                    options.IgnoredOptions.Add($"{arg} {Value()}");
+                    break;
+                case "k" or "lock-memory" or "C" or "disable-cas" or "L" or "enable-largepages" or "r" or "enable-coredumps":
+                    options.IgnoredOptions.Add(arg);
+                    break;
+                default:
+                    throw new CommandLineException($"unknown option '{arg}' (see -h)");
+            }
+        }
+
+        return options;
+    }
+
+    public static string HelpText => """
+        cairn-server: a memcached-compatible key-value server that keeps what it acknowledges.
+
+        -p, --port=<num>          TCP port to listen on (default: 9889)
+        -l, --listen=<addr>       interface(s) to listen on, comma separated (default: 127.0.0.1;
+                                  use 0.0.0.0 or :: to open it up, ::1 for IPv6 loopback)
+        -s, --unix-socket=<file>  unix socket to listen on (TCP is off unless -p is also given)
+        -a, --unix-mask=<mask>    access mask for the unix socket, in octal (default: 700)
+        -c, --conn-limit=<num>    max simultaneous connections (default: 1024)
+        -m, --memory-limit=<mb>   item memory in megabytes (default: 1024)
+        -I, --max-item-size=<n>   largest item, with k/m suffix (default: 1m, min: 1k)
+        -M, --disable-evictions   refuse writes when memory is full (the default)
+            --evict               evict least recently used items when full (cache mode)
+        -f, --slab-growth-factor  chunk size growth factor (default: 1.25)
+        -A, --enable-shutdown     allow the "shutdown" command
+        -F, --disable-flush-all   refuse the "flush_all" command
+        -t, --threads=<num>       accepted; .NET's thread pool serves connections (default: 4)
+        -v, -vv, --verbose        more logging
+        -U, -u, -o, -R, -b, -n, -B, -P, -k, -C, -L, -r   accepted and ignored (memcached compatibility)
+        -h, --help                this text
+        -V, --version             print the version and exit
+        """;
+
+    private static int ParseInt(string value, string flag, int min, int max)
+    {
+        if (!int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number) || number < min || number > max)
+        {
+            throw new CommandLineException($"invalid value '{value}' for {flag}");
+        }
+
+        return number;
+    }
+
+    private static int ParseOctal(string value, string flag)
+    {
+        try
+        {
+            return Convert.ToInt32(value, 8);
+        }
+        catch (FormatException)
+        {
+            throw new CommandLineException($"invalid octal mask '{value}' for {flag}");
+        }
+    }
+
+    /// <summary>Numbers with an optional k/m/g suffix, as memcached's -I takes them.</summary>
+    private static long ParseSize(string value, string flag, long defaultUnit)
+    {
+        var text = value.Trim();
+        long unit = defaultUnit;
+        if (text.Length > 0)
+        {
+            switch (char.ToLowerInvariant(text[^1]))
+            {
+                case 'k':
+                    unit = 1024;
+                    text = text[..^1];
+                    break;
+                case 'm':
+                    unit = 1024 * 1024;
+                    text = text[..^1];
+                    break;
+                case 'g':
+                    unit = 1024L * 1024 * 1024;
+                    text = text[..^1];
+                    break;
+            }
+        }
+
+        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number) || number <= 0)
+        {
+            throw new CommandLineException($"invalid size '{value}' for {flag}");
+        }
+
+        return checked(number * unit);
+    }
+}
+
+public sealed class CommandLineException(string message) : Exception(message);

@@ -1,0 +1,45 @@
+using System.Collections.Concurrent;
+using System.Net;
+
+namespace Cairn.Server.Hosting;
+
+/// <summary>Live connections, for "stats conns" and for stopping them all on shutdown.</summary>
+public sealed class ConnectionRegistry
+{
+    private readonly ConcurrentDictionary<long, ConnectionInfo> _connections = new();
+    private long _nextId;
+
+    public ConnectionInfo Add(EndPoint? remote, EndPoint? local, Action abort)
+    {
+        var info = new ConnectionInfo(Interlocked.Increment(ref _nextId), remote, local, abort);
+        _connections[info.Id] = info;
+        return info;
+    }
+
+    public void Remove(ConnectionInfo info) => _connections.TryRemove(info.Id, out _);
+
+    public ICollection<ConnectionInfo> Snapshot() => _connections.Values;
+
+    public void StopAll()
+    {
+        foreach (var connection in _connections.Values)
+        {
+            connection.Stop();
+        }
+    }
+}
+
+public sealed class ConnectionInfo(long id, EndPoint? remote, EndPoint? local, Action stop)
+{
+    public long Id { get; } = id;
+
+    public EndPoint? Remote { get; } = remote;
+
+    public EndPoint? Local { get; } = local;
+
+    public long LastCommandUnixSeconds { get; set; }
+
+    public string State { get; set; } = "conn_waiting";
+
+    public void Stop() => stop();
+}

@@ -1,0 +1,45 @@
+using Cairn.Server.Stats;
+using Cairn.Storage;
+
+namespace Cairn.Server.Hosting;
+
+/// <summary>What every connection shares: the store, the settings, the statistics and the clock.</summary>
+public sealed class ServerContext
+{
+    private int _verbosity;
+
+    public ServerContext(IItemStore store, ServerOptions options, TimeProvider time)
+    {
+        Store = store;
+        Options = options;
+        Time = time;
+        Statistics = new ServerStatistics(time);
+        _verbosity = options.Verbosity;
+    }
+
+    public IItemStore Store { get; }
+
+    public ServerOptions Options { get; }
+
+    public TimeProvider Time { get; }
+
+    public ServerStatistics Statistics { get; }
+
+    public ConnectionRegistry Connections { get; } = new();
+
+    public static string Version { get; } = typeof(ServerContext).Assembly.GetName().Version?.ToString(3) ?? "0.1.0";
+
+    /// <summary>The "verbosity" command changes this at run time, as in memcached.</summary>
+    public int Verbosity
+    {
+        get => Volatile.Read(ref _verbosity);
+        set => Volatile.Write(ref _verbosity, value);
+    }
+
+    /// <summary>Raised by the "shutdown" command (only with -A); the host stops gracefully.</summary>
+    public event Action? ShutdownRequested;
+
+    public long NowUnixSeconds => Time.GetUtcNow().ToUnixTimeSeconds();
+
+    public void RequestShutdown() => ShutdownRequested?.Invoke();
+}

@@ -1,0 +1,59 @@
+using Cairn.Storage;
+
+namespace Cairn.Server.Hosting;
+
+/// <summary>Everything the command line can set; defaults are Cairn's, names follow memcached's flags.</summary>
+public sealed class ServerOptions
+{
+    public const int DefaultPort = 9889;
+
+    public int Port { get; set; } = DefaultPort;
+
+    /// <summary>True when -p was given, so -s does not turn TCP off.</summary>
+    public bool PortGiven { get; set; }
+
+    /// <summary>-l: addresses to bind; loopback unless the operator opens it up.</summary>
+    public List<string> ListenAddresses { get; } = [];
+
+    public string? UnixSocketPath { get; set; }
+
+    /// <summary>-a: permissions of the unix socket, octal as in memcached.</summary>
+    public int UnixSocketMask { get; set; } = Convert.ToInt32("700", 8);
+
+    public int MaxConnections { get; set; } = 1024;
+
+    public long MemoryLimitBytes { get; set; } = StoreOptions.DefaultMemoryLimit;
+
+    public int MaxItemSize { get; set; } = 1024 * 1024;
+
+    public int Threads { get; set; } = 4;
+
+    public bool EvictWhenFull { get; set; }
+
+    public bool ShutdownCommandEnabled { get; set; }
+
+    public bool FlushEnabled { get; set; } = true;
+
+    public int Verbosity { get; set; }
+
+    public double GrowthFactor { get; set; } = 1.25;
+
+    public int UdpPort { get; set; }
+
+    public List<string> IgnoredOptions { get; } = [];
+
+    public bool ShowHelp { get; set; }
+
+    public bool ShowVersion { get; set; }
+
+    public bool TcpEnabled => UnixSocketPath is null || PortGiven;
+
+    public StoreOptions ToStoreOptions(TimeProvider time) => new()
+    {
+        MemoryLimit = MemoryLimitBytes,
+        MaxItemSize = MaxItemSize,
+        EvictWhenFull = EvictWhenFull,
+        GrowthFactor = GrowthFactor,
+        Time = time,
+    };
+}

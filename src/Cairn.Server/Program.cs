@@ -1,0 +1,38 @@
+using Cairn.Server.Hosting;
+
+try
+{
+    var options = CommandLine.Parse(args);
+    if (options.ShowHelp)
+    {
+        Console.WriteLine(CommandLine.HelpText);
+        return 0;
+    }
+
+    if (options.ShowVersion)
+    {
+        Console.WriteLine($"cairn-server {ServerContext.Version}");
+        return 0;
+    }
+
+    await using var server = CairnServer.Create(options);
+    await server.StartAsync();
+    foreach (var ignored in options.IgnoredOptions)
+    {
+        Console.Error.WriteLine($"cairn-server: ignoring {ignored}");
+    }
+
+    Console.Error.WriteLine($"cairn-server {ServerContext.Version} listening on {string.Join(", ", server.EndPoints)}{(options.UnixSocketPath is null ? "" : $" unix:{options.UnixSocketPath}")}");
+    await server.WaitForShutdownAsync();
+    return 0;
+}
+catch (CommandLineException error)
+{
+    Console.Error.WriteLine($"cairn-server: {error.Message}");
+    return 64;
+}
+catch (IOException error)
+{
+    Console.Error.WriteLine($"cairn-server: {error.Message}");
+    return 71;
+}

@@ -1,0 +1,231 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Cairn.Protocol.Text;
+using Cairn.Server.Hosting;
+
+namespace Cairn.Server.Stats;
+
+/// <summary>
+/// Answers "stats" and its groups with memcached's names. Not a hot path: it formats through strings
+/// for clarity, and only the counters it reads are shared with the connections.
+/// </summary>
+public sealed class StatsReporter(ServerContext context)
+{
+    public void Write(ref TextTokens tokens, IBufferWriter<byte> output, CounterSet ownPending)
+    {
+        // Make this connection's own recent commands visible to itself, as memcached's per-thread stats are.
+        ownPending.DrainInto(context.Statistics.Totals);
+
+        if (tokens.Count == 2)
+        {
+            WriteLines(output, General());
+            return;
+        }
+
+        var group = Encoding.ASCII.GetString(tokens[1]);
+        switch (group)
+        {
+            case "reset":
+                context.Statistics.Reset();
+                context.Store.ResetStatistics();
+                TextResponseWriter.Write(output, TextReplies.Reset);
+                return;
+            case "settings":
+                WriteLines(output, Settings());
+                return;
+            case "items":
+                WriteLines(output, Items());
+                return;
+            case "slabs":
+                WriteLines(output, Slabs());
+                return;
+            case "conns":
+                WriteLines(output, Conns());
+                return;
+            case "sizes":
+                WriteLines(output, []);
+                return;
+            case "detail":
+                // Cairn keeps no per-prefix detail; answer as memcached does when detail is off.
+                var argument = tokens.Count >= 4 ? Encoding.ASCII.GetString(tokens[2]) : string.Empty;
+                TextResponseWriter.Write(output, argument switch
+                {
+                    "on" or "off" => TextReplies.Ok,
+                    "dump" => TextReplies.End,
+                    _ => "CLIENT_ERROR usage: stats detail on|off|dump\r\n"u8,
+                });
+                return;
+            case "cachedump":
+                // Answered harmlessly: an empty dump, after memcached's own argument checks.
+                if (tokens.Count < 5)
+                {
+                    TextResponseWriter.Write(output, TextReplies.BadCommandLine);
+                }
+                else if (!AsciiNumber.TryParseUInt32(tokens[2], out var slabId) || !AsciiNumber.TryParseUInt32(tokens[3], out _))
+                {
+                    TextResponseWriter.Write(output, TextReplies.BadCommandLineFormat);
+                }
+                else if (slabId >= 64)
+                {
+                    TextResponseWriter.Write(output, "CLIENT_ERROR Illegal slab id\r\n"u8);
+                }
+                else
+                {
+                    TextResponseWriter.Write(output, TextReplies.End);
+                }
+
+                return;
+            default:
+                TextResponseWriter.Write(output, TextReplies.Error);
+                return;
+        }
+    }
+
+    private static void WriteLines(IBufferWriter<byte> output, IEnumerable<(string Name, string Value)> lines)
+    {
+        foreach (var (name, value) in lines)
+        {
+            TextResponseWriter.WriteStat(output, Encoding.ASCII.GetBytes(name), Encoding.ASCII.GetBytes(value));
+        }
+
+        TextResponseWriter.Write(output, TextReplies.End);
+    }
+
+    private static string Num(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private IEnumerable<(string, string)> General()
+    {
+        var statistics = context.Statistics;
+        var totals = statistics.Totals;
+        var store = context.Store.GetStatistics();
+        var now = context.Time.GetUtcNow();
+        using var process = Process.GetCurrentProcess();
+        var user = process.UserProcessorTime.TotalSeconds;
+        var system = process.PrivilegedProcessorTime.TotalSeconds;
+
+        yield return ("pid", Num(Environment.ProcessId));
+        yield return ("uptime", Num((long)(now - statistics.StartedAt).TotalSeconds));
+        yield return ("time", Num(now.ToUnixTimeSeconds()));
+        yield return ("version", ServerContext.Version);
+        yield return ("pointer_size", Num(IntPtr.Size * 8));
+        yield return ("rusage_user", user.ToString("F6", CultureInfo.InvariantCulture));
+        yield return ("rusage_system", system.ToString("F6", CultureInfo.InvariantCulture));
+        yield return ("max_connections", Num(context.Options.MaxConnections));
+        yield return ("curr_connections", Num(statistics.CurrentConnections));
+        yield return ("total_connections", Num(statistics.TotalConnections));
+        yield return ("rejected_connections", Num(statistics.RejectedConnections));
+        yield return ("connection_structures", Num(statistics.CurrentConnections));
+        yield return ("cmd_get", Num(totals[Counter.CmdGet]));
+        yield return ("cmd_set", Num(totals[Counter.CmdSet]));
+        yield return ("cmd_flush", Num(totals[Counter.CmdFlush]));
+        yield return ("cmd_touch", Num(totals[Counter.CmdTouch]));
+        yield return ("get_hits", Num(totals[Counter.GetHits]));
+        yield return ("get_misses", Num(totals[Counter.GetMisses]));
+        yield return ("get_expired", "0");
+        yield return ("get_flushed", "0");
+        yield return ("delete_misses", Num(totals[Counter.DeleteMisses]));
+        yield return ("delete_hits", Num(totals[Counter.DeleteHits]));
+        yield return ("incr_misses", Num(totals[Counter.IncrMisses]));
+        yield return ("incr_hits", Num(totals[Counter.IncrHits]));
+        yield return ("decr_misses", Num(totals[Counter.DecrMisses]));
+        yield return ("decr_hits", Num(totals[Counter.DecrHits]));
+        yield return ("cas_misses", Num(totals[Counter.CasMisses]));
+        yield return ("cas_hits", Num(totals[Counter.CasHits]));
+        yield return ("cas_badval", Num(totals[Counter.CasBadval]));
+        yield return ("touch_hits", Num(totals[Counter.TouchHits]));
+        yield return ("touch_misses", Num(totals[Counter.TouchMisses]));
+        yield return ("store_too_large", Num(totals[Counter.StoreTooLarge]));
+        yield return ("store_no_memory", Num(totals[Counter.StoreNoMemory] + store.OutOfMemoryErrors));
+        yield return ("auth_cmds", "0");
+        yield return ("auth_errors", "0");
+        yield return ("bytes_read", Num(totals[Counter.BytesRead]));
+        yield return ("bytes_written", Num(totals[Counter.BytesWritten]));
+        yield return ("limit_maxbytes", Num(store.MemoryLimit));
+        yield return ("accepting_conns", "1");
+        yield return ("threads", Num(context.Options.Threads));
+        yield return ("hash_power_level", Num(store.HashPowerLevel));
+        yield return ("curr_items", Num(store.CurrentItems));
+        yield return ("total_items", Num(store.TotalItems));
+        yield return ("expired_unfetched", Num(store.ExpiredUnfetched));
+        yield return ("evicted_unfetched", Num(store.EvictedUnfetched));
+        yield return ("evictions", Num(store.Evictions));
+        yield return ("reclaimed", Num(store.Reclaimed));
+        yield return ("total_malloced", Num(store.TotalMallocedPages));
+        yield return ("bytes", Num(store.Bytes));
+    }
+
+    private IEnumerable<(string, string)> Settings()
+    {
+        var options = context.Options;
+        yield return ("maxbytes", Num(context.Store.MemoryLimit));
+        yield return ("maxconns", Num(options.MaxConnections));
+        yield return ("tcpport", Num(options.TcpEnabled ? options.Port : 0));
+        yield return ("udpport", "0");
+        yield return ("inter", options.ListenAddresses.Count == 0 ? "127.0.0.1" : string.Join(',', options.ListenAddresses));
+        yield return ("verbosity", Num(context.Verbosity));
+        yield return ("evictions", options.EvictWhenFull ? "on" : "off");
+        yield return ("growth_factor", options.GrowthFactor.ToString("F2", CultureInfo.InvariantCulture));
+        yield return ("domain_socket", options.UnixSocketPath ?? "NULL");
+        yield return ("umask", Convert.ToString(options.UnixSocketMask, 8));
+        yield return ("num_threads", Num(options.Threads));
+        yield return ("cas_enabled", "yes");
+        yield return ("binding_protocol", "ascii");
+        yield return ("item_size_max", Num(options.MaxItemSize));
+        yield return ("flush_enabled", options.FlushEnabled ? "yes" : "no");
+        yield return ("shutdown_command", options.ShutdownCommandEnabled ? "yes" : "no");
+        yield return ("dump_enabled", "yes");
+    }
+
+    private IEnumerable<(string, string)> Items()
+    {
+        foreach (var slab in context.Store.GetSlabStatistics())
+        {
+            if (slab.Items == 0)
+            {
+                continue;
+            }
+
+            var prefix = $"items:{slab.ClassId}:";
+            yield return (prefix + "number", Num(slab.Items));
+            yield return (prefix + "age", Num(slab.OldestItemAgeSeconds));
+            yield return (prefix + "evicted", Num(slab.Evictions));
+            yield return (prefix + "outofmemory", "0");
+        }
+    }
+
+    private IEnumerable<(string, string)> Slabs()
+    {
+        var classes = 0;
+        long malloced = 0;
+        foreach (var slab in context.Store.GetSlabStatistics())
+        {
+            classes++;
+            var prefix = $"{slab.ClassId}:";
+            yield return (prefix + "chunk_size", Num(slab.ChunkSize));
+            yield return (prefix + "chunks_per_page", Num(slab.TotalPages == 0 ? 0 : slab.TotalChunks / slab.TotalPages));
+            yield return (prefix + "total_pages", Num(slab.TotalPages));
+            yield return (prefix + "total_chunks", Num(slab.TotalChunks));
+            yield return (prefix + "used_chunks", Num(slab.UsedChunks));
+            yield return (prefix + "free_chunks", Num(slab.FreeChunks));
+            malloced += slab.TotalPages;
+        }
+
+        yield return ("active_slabs", Num(classes));
+        yield return ("total_malloced", Num(context.Store.GetStatistics().TotalMallocedPages));
+    }
+
+    private IEnumerable<(string, string)> Conns()
+    {
+        var now = context.NowUnixSeconds;
+        foreach (var connection in context.Connections.Snapshot())
+        {
+            var prefix = $"{connection.Id}:";
+            yield return (prefix + "addr", connection.Remote?.ToString() ?? "unix");
+            yield return (prefix + "listen_addr", connection.Local?.ToString() ?? "unix");
+            yield return (prefix + "state", connection.State);
+            yield return (prefix + "secs_since_last_cmd", Num(connection.LastCommandUnixSeconds == 0 ? 0 : now - connection.LastCommandUnixSeconds));
+        }
+    }
+}
