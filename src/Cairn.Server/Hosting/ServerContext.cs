@@ -27,7 +27,13 @@ public sealed class ServerContext
 
     public ConnectionRegistry Connections { get; } = new();
 
-    public static string Version { get; } = typeof(ServerContext).Assembly.GetName().Version?.ToString(3) ?? "0.1.0";
+    /// <summary>The memcached protocol level Cairn implements, which clients parse to pick features.</summary>
+    public const string ProtocolVersion = "1.6.45";
+
+    public static string CairnVersion { get; } = typeof(ServerContext).Assembly.GetName().Version?.ToString(3) ?? "0.1.0";
+
+    /// <summary>What "version" and "stats" report: memcached's numbering first, so version checks in clients pass.</summary>
+    public static string Version { get; } = $"{ProtocolVersion}-cairn-{CairnVersion}";
 
     /// <summary>The "verbosity" command changes this at run time, as in memcached.</summary>
     public int Verbosity
