@@ -1,0 +1,264 @@
+using System.Runtime.InteropServices;
+
+namespace Cairn.Storage;
+
+/// <summary>
+/// One slice of the index: a chained hash table kept in two arrays of structs (buckets and entries,
+/// linked by int) plus a per-slab-class LRU list threaded through the same entries. Links are
+/// index + 1 so that 0 means "none" and fresh arrays need no fill. Every member is called with
+/// <see cref="Gate"/> held; the counters are read without it for statistics.
+/// </summary>
+internal sealed unsafe class Shard
+{
+    private const int InitialCapacity = 16;
+
+    public readonly Lock Gate = new();
+    public readonly int Id;
+
+    /// <summary>Per slab class (and the large pseudo class): most and least recently used entry.</summary>
+    public readonly int[] LruHead;
+    public readonly int[] LruTail;
+    public readonly long[] ClassItems;
+    public readonly long[] ClassEvictions;
+
+    public int[] Buckets;
+    public Entry[] Entries;
+
+    /// <summary>Slots below this have been used at least once; free ones have <see cref="Entry.Data"/> 0.</summary>
+    public int HighWater;
+    public int FreeList;
+    public int Count;
+
+    /// <summary>Sum of key and value lengths of the items here.</summary>
+    public long Bytes;
+    public long TotalItems;
+    public long Evictions;
+    public long Reclaimed;
+    public long ExpiredUnfetched;
+    public long EvictedUnfetched;
+    public int SweepCursor;
+
+    public Shard(int id, int classCount)
+    {
+        Id = id;
+        LruHead = new int[classCount];
+        LruTail = new int[classCount];
+        ClassItems = new long[classCount];
+        ClassEvictions = new long[classCount];
+        Buckets = new int[InitialCapacity];
+        Entries = new Entry[InitialCapacity];
+    }
+
+    public int Find(ulong hash, ReadOnlySpan<byte> key)
+    {
+        Entry[] entries = Entries;
+        for (int link = Buckets[BucketOf(hash)]; link != 0;)
+        {
+            ref Entry e = ref entries[link - 1];
+            if (e.Hash == hash && e.KeyLength == key.Length && key.SequenceEqual(new ReadOnlySpan<byte>((void*)e.Data, e.KeyLength)))
+            {
+                return link - 1;
+            }
+
+            link = e.Next;
+        }
+
+        return -1;
+    }
+
+    /// <summary>Adds an entry for data already written and puts it at the head of its LRU.</summary>
+    public int Insert(ulong hash, nint data, int keyLength, int valueLength, int slabClass)
+    {
+        int index;
+        if (FreeList != 0)
+        {
+            index = FreeList - 1;
+            FreeList = Entries[index].Next;
+        }
+        else
+        {
+            if (HighWater == Entries.Length)
+            {
+                Grow();
+            }
+
+            index = HighWater++;
+        }
+
+        ref int bucket = ref Buckets[BucketOf(hash)];
+        ref Entry e = ref Entries[index];
+        e = default;
+        e.Hash = hash;
+        e.Data = data;
+        e.KeyLength = (byte)keyLength;
+        e.ValueLength = valueLength;
+        e.SlabClass = (byte)slabClass;
+        e.Next = bucket;
+        bucket = index + 1;
+
+        Count++;
+        Bytes += keyLength + valueLength;
+        ClassItems[slabClass]++;
+        LruPushHead(index);
+        return index;
+    }
+
+    /// <summary>Points an entry that is off its LRU at new data, then puts it back at the head of the new class's LRU.</summary>
+    public void Rebind(int index, nint data, int valueLength, int slabClass)
+    {
+        ref Entry e = ref Entries[index];
+        Bytes += valueLength - e.ValueLength;
+        ClassItems[e.SlabClass]--;
+        ClassItems[slabClass]++;
+        e.Data = data;
+        e.ValueLength = valueLength;
+        e.SlabClass = (byte)slabClass;
+        LruPushHead(index);
+    }
+
+    /// <summary>Changes the value length of data rewritten in place.</summary>
+    public void Resize(int index, int valueLength)
+    {
+        ref Entry e = ref Entries[index];
+        Bytes += valueLength - e.ValueLength;
+        e.ValueLength = valueLength;
+    }
+
+    /// <summary>Unlinks an entry (which must be on its LRU) and frees its slot; the caller owns its data.</summary>
+    public void Remove(int index)
+    {
+        ref Entry e = ref Entries[index];
+        ref int link = ref Buckets[BucketOf(e.Hash)];
+        while (link != index + 1)
+        {
+            link = ref Entries[link - 1].Next;
+        }
+
+        link = e.Next;
+        LruRemove(index);
+        Count--;
+        Bytes -= e.KeyLength + e.ValueLength;
+        ClassItems[e.SlabClass]--;
+        e = default;
+        e.Next = FreeList;
+        FreeList = index + 1;
+    }
+
+    /// <summary>Forgets every entry, keeping the arrays' capacity. The caller has freed the data.</summary>
+    public void Clear()
+    {
+        Array.Clear(Buckets);
+        Array.Clear(Entries, 0, HighWater);
+        Array.Clear(LruHead);
+        Array.Clear(LruTail);
+        Array.Clear(ClassItems);
+        HighWater = 0;
+        FreeList = 0;
+        Count = 0;
+        Bytes = 0;
+        SweepCursor = 0;
+    }
+
+    public void LruPushHead(int index)
+    {
+        ref Entry e = ref Entries[index];
+        int slabClass = e.SlabClass;
+        int head = LruHead[slabClass];
+        e.LruPrev = 0;
+        e.LruNext = head;
+        if (head != 0)
+        {
+            Entries[head - 1].LruPrev = index + 1;
+        }
+        else
+        {
+            LruTail[slabClass] = index + 1;
+        }
+
+        LruHead[slabClass] = index + 1;
+    }
+
+    public void LruRemove(int index)
+    {
+        ref Entry e = ref Entries[index];
+        int slabClass = e.SlabClass;
+        if (e.LruPrev != 0)
+        {
+            Entries[e.LruPrev - 1].LruNext = e.LruNext;
+        }
+        else
+        {
+            LruHead[slabClass] = e.LruNext;
+        }
+
+        if (e.LruNext != 0)
+        {
+            Entries[e.LruNext - 1].LruPrev = e.LruPrev;
+        }
+        else
+        {
+            LruTail[slabClass] = e.LruPrev;
+        }
+
+        e.LruPrev = 0;
+        e.LruNext = 0;
+    }
+
+    public void LruBump(int index)
+    {
+        if (LruHead[Entries[index].SlabClass] != index + 1)
+        {
+            LruRemove(index);
+            LruPushHead(index);
+        }
+    }
+
+    private int BucketOf(ulong hash) => (int)((uint)hash & (uint)(Buckets.Length - 1));
+
+    /// <summary>Doubles both arrays; only called when every slot is in use.</summary>
+    private void Grow()
+    {
+        int capacity = Entries.Length * 2;
+        Array.Resize(ref Entries, capacity);
+        Buckets = new int[capacity];
+        for (int i = 0; i < HighWater; i++)
+        {
+            ref Entry e = ref Entries[i];
+            if (e.Data != 0)
+            {
+                ref int bucket = ref Buckets[BucketOf(e.Hash)];
+                e.Next = bucket;
+                bucket = i + 1;
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Everything about an item except its bytes, which are key then value in <see cref="Data"/>.
+/// 64 bytes; times are seconds since the store's epoch to keep it there.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct Entry
+{
+    public ulong Hash;
+
+    /// <summary>A slab chunk or, for the large class, an allocation of exactly key + value bytes; 0 on a free slot.</summary>
+    public nint Data;
+    public ulong Cas;
+
+    /// <summary>Absolute Unix seconds; 0 never.</summary>
+    public long ExpiresAt;
+
+    /// <summary>Next entry in the bucket chain, or in the free list for a free slot.</summary>
+    public int Next;
+    public int LruPrev;
+    public int LruNext;
+    public int ValueLength;
+    public uint Flags;
+    public int StoredAt;
+    public int LastAccess;
+    public byte KeyLength;
+    public byte SlabClass;
+    public bool Fetched;
+}

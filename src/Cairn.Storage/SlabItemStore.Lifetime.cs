@@ -1,0 +1,301 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace Cairn.Storage;
+
+/// <summary>Expiry, flush_all, the background sweep and statistics.</summary>
+public sealed partial class SlabItemStore
+{
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>Index slots one sweep tick visits: a 10-million-item store is walked every few minutes.</summary>
+    private const int SweepSlotsPerTick = 64 * 1024;
+
+    /// <summary>Slots visited per shard lock, so a tick never holds one for long.</summary>
+    private const int SweepSlotsPerLock = 1024;
+
+    private readonly ITimer? _sweepTimer;
+    private readonly Lock _sweepGate = new();
+    private readonly Lock _flushGate = new();
+    private int _sweepShard;
+
+    /// <summary>A delayed flush_all whose moment has not been reached when it was set; 0 none.</summary>
+    private long _pendingFlush;
+
+    /// <summary>
+    /// A delayed flush that has come and then been replaced by a newer flush_all: items stored before it
+    /// stay dead, so moving the deadline forward can never bring them back.
+    /// </summary>
+    private long _appliedFlush = long.MinValue;
+
+    public void FlushAll(long atUnixSeconds)
+    {
+        ThrowIfDisposed();
+        long now = Now();
+        lock (_flushGate)
+        {
+            long pending = _pendingFlush;
+            if (pending != 0 && now >= pending && pending > _appliedFlush)
+            {
+                Volatile.Write(ref _appliedFlush, pending);
+            }
+
+            // As in memcached, the latest flush_all replaces an earlier delayed one.
+            Volatile.Write(ref _pendingFlush, atUnixSeconds > now ? atUnixSeconds : 0);
+        }
+
+        if (atUnixSeconds > now)
+        {
+            return;
+        }
+
+        // Now (or a moment already past): free everything rather than leave it to lazy checks, so a
+        // store made right after this call, in the same second, is not mistaken for a flushed one.
+        foreach (Shard shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                ThrowIfDisposed();
+                for (int i = 0; i < shard.HighWater; i++)
+                {
+                    ref Entry e = ref shard.Entries[i];
+                    if (e.Data != 0)
+                    {
+                        FreeData(e.SlabClass, e.Data, e.KeyLength + e.ValueLength);
+                    }
+                }
+
+                shard.Clear();
+            }
+        }
+    }
+
+    public StoreStatistics GetStatistics()
+    {
+        ThrowIfDisposed();
+        long items = 0, totalItems = 0, bytes = 0, evictions = 0, reclaimed = 0, expiredUnfetched = 0, evictedUnfetched = 0, buckets = 0;
+        foreach (Shard shard in _shards)
+        {
+            // Unlocked reads: each counter is read whole, and statistics are a moment's estimate anyway.
+            items += Volatile.Read(ref shard.Count);
+            totalItems += Volatile.Read(ref shard.TotalItems);
+            bytes += Volatile.Read(ref shard.Bytes);
+            evictions += Volatile.Read(ref shard.Evictions);
+            reclaimed += Volatile.Read(ref shard.Reclaimed);
+            expiredUnfetched += Volatile.Read(ref shard.ExpiredUnfetched);
+            evictedUnfetched += Volatile.Read(ref shard.EvictedUnfetched);
+            buckets += Volatile.Read(ref shard.Buckets).Length;
+        }
+
+        return new StoreStatistics(
+            CurrentItems: items,
+            TotalItems: totalItems,
+            Bytes: bytes + (items * ItemHeaderOverhead),
+            MemoryLimit: MemoryLimit,
+            Evictions: evictions,
+            Reclaimed: reclaimed,
+            ExpiredUnfetched: expiredUnfetched,
+            EvictedUnfetched: evictedUnfetched,
+            OutOfMemoryErrors: Volatile.Read(ref _outOfMemoryErrors),
+            TotalMallocedPages: _slabs.AllocatedBytes,
+            HashPowerLevel: BitOperations.Log2((ulong)buckets));
+    }
+
+    /// <summary>
+    /// One row per slab class with pages or items, ids from 1 as in memcached. Items with their own
+    /// allocation are reported as one more class with chunk size 0 and one "chunk" per item.
+    /// </summary>
+    public IReadOnlyList<SlabClassStatistics> GetSlabStatistics()
+    {
+        ThrowIfDisposed();
+        int classCount = _slabs.ClassCount + 1;
+        var items = new long[classCount];
+        var evictions = new long[classCount];
+        var oldestAge = new long[classCount];
+        long now = Now();
+        foreach (Shard shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                ThrowIfDisposed();
+                for (int c = 0; c < classCount; c++)
+                {
+                    items[c] += shard.ClassItems[c];
+                    evictions[c] += shard.ClassEvictions[c];
+                    int tail = shard.LruTail[c];
+                    if (tail != 0)
+                    {
+                        long age = now - (_epoch + shard.Entries[tail - 1].LastAccess);
+                        oldestAge[c] = Math.Max(oldestAge[c], age);
+                    }
+                }
+            }
+        }
+
+        var rows = new List<SlabClassStatistics>();
+        for (int c = 0; c < _slabs.ClassCount; c++)
+        {
+            SlabClassSnapshot slab = _slabs.Snapshot(c);
+            if (slab.Pages == 0 && items[c] == 0)
+            {
+                continue;
+            }
+
+            long chunks = slab.Pages * slab.ChunksPerPage;
+            rows.Add(new SlabClassStatistics(c + 1, slab.ChunkSize, slab.Pages, chunks, slab.UsedChunks, chunks - slab.UsedChunks, items[c], evictions[c], oldestAge[c]));
+        }
+
+        int large = _slabs.LargeClass;
+        if (items[large] != 0 || evictions[large] != 0)
+        {
+            rows.Add(new SlabClassStatistics(large + 1, 0, 0, items[large], items[large], 0, items[large], evictions[large], oldestAge[large]));
+        }
+
+        return rows;
+    }
+
+    public void ResetStatistics()
+    {
+        ThrowIfDisposed();
+        foreach (Shard shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                shard.TotalItems = 0;
+                shard.Evictions = 0;
+                shard.Reclaimed = 0;
+                shard.ExpiredUnfetched = 0;
+                shard.EvictedUnfetched = 0;
+                Array.Clear(shard.ClassEvictions);
+            }
+        }
+
+        Interlocked.Exchange(ref _outOfMemoryErrors, 0);
+    }
+
+    /// <summary>Managed bytes held by the index arrays (the only per-item memory on the GC heap).</summary>
+    internal long IndexBytes
+    {
+        get
+        {
+            long bytes = 0;
+            foreach (Shard shard in _shards)
+            {
+                lock (shard.Gate)
+                {
+                    bytes += ((long)shard.Entries.Length * Unsafe.SizeOf<Entry>()) + ((long)shard.Buckets.Length * sizeof(int));
+                }
+            }
+
+            return bytes;
+        }
+    }
+
+    /// <summary>Walks up to <paramref name="slotBudget"/> index slots from where the last sweep stopped; returns items reclaimed.</summary>
+    internal int Sweep(int slotBudget)
+    {
+        lock (_sweepGate)
+        {
+            return SweepCore(slotBudget);
+        }
+    }
+
+    /// <summary>Reclaims every dead item now (tests, and a cheap way to check the sweep's predicate).</summary>
+    internal int SweepAll()
+    {
+        lock (_sweepGate)
+        {
+            int reclaimed = 0;
+            foreach (Shard shard in _shards)
+            {
+                lock (shard.Gate)
+                {
+                    ThrowIfDisposed();
+                    reclaimed += SweepRange(shard, 0, shard.HighWater, Now());
+                }
+            }
+
+            return reclaimed;
+        }
+    }
+
+    private void OnSweepTimer()
+    {
+        if (Volatile.Read(ref _disposed) != 0 || !_sweepGate.TryEnter())
+        {
+            return;
+        }
+
+        try
+        {
+            SweepCore(SweepSlotsPerTick);
+        }
+        finally
+        {
+            _sweepGate.Exit();
+        }
+    }
+
+    private int SweepCore(int slotBudget)
+    {
+        int reclaimed = 0;
+        int visitedShards = 0;
+        while (slotBudget > 0 && visitedShards <= _shards.Length)
+        {
+            Shard shard = _shards[_sweepShard];
+            bool finished;
+            lock (shard.Gate)
+            {
+                if (Volatile.Read(ref _disposed) != 0)
+                {
+                    break;
+                }
+
+                int start = shard.SweepCursor;
+                int end = (int)Math.Min(shard.HighWater, (long)start + Math.Min(slotBudget, SweepSlotsPerLock));
+                reclaimed += SweepRange(shard, start, end, Now());
+                slotBudget -= Math.Max(end - start, 1);
+                finished = end >= shard.HighWater;
+                shard.SweepCursor = finished ? 0 : end;
+            }
+
+            if (finished)
+            {
+                _sweepShard = (_sweepShard + 1) & (_shards.Length - 1);
+                visitedShards++;
+            }
+        }
+
+        return reclaimed;
+    }
+
+    private int SweepRange(Shard shard, int start, int end, long now)
+    {
+        int reclaimed = 0;
+        for (int i = start; i < end; i++)
+        {
+            ref Entry e = ref shard.Entries[i];
+            if (e.Data != 0 && IsDead(ref e, now))
+            {
+                CountReclaimed(shard, ref e, now);
+                RemoveItem(shard, i);
+                reclaimed++;
+            }
+        }
+
+        return reclaimed;
+    }
+
+    private bool IsDead(ref Entry e, long now)
+    {
+        if (e.ExpiresAt != 0 && e.ExpiresAt <= now)
+        {
+            return true;
+        }
+
+        // Pending first: FlushAll publishes the applied deadline before replacing the pending one.
+        long pending = Volatile.Read(ref _pendingFlush);
+        long storedAt = _epoch + e.StoredAt;
+        return storedAt < Volatile.Read(ref _appliedFlush) || (pending != 0 && now >= pending && storedAt < pending);
+    }
+}

@@ -1,0 +1,475 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace Cairn.Storage;
+
+/// <summary>
+/// The in-memory item store: memcached 1.6 semantics over native slab memory. The index is sharded
+/// by the top bits of a 64-bit key hash, one lock per shard; item bytes never become GC objects and
+/// are only read or written under their shard's lock, so visitors see bytes that cannot change.
+/// Dead items (expired or flushed) are treated as absent everywhere and reclaimed when an operation
+/// meets them, when space is needed, or by the background sweep.
+/// Dispose frees the native memory. There is no finalizer: the sweep timer keeps an undisposed
+/// store reachable, so only Dispose can release it.
+/// </summary>
+public sealed unsafe partial class SlabItemStore : IItemStore
+{
+    /// <summary>memcached's per-item header (with CAS), counted in "bytes" though Cairn keeps metadata in the index; -I uses <see cref="ItemLimits"/>.</summary>
+    internal const int ItemHeaderOverhead = 48;
+
+    private const int MaxKeyLength = 250;
+
+    /// <summary>Like memcached's lru_pull_tail, look this far up an LRU tail for a dead item before evicting a live one.</summary>
+    private const int TailSearchDepth = 5;
+
+    /// <summary>A large item may need several smaller large items evicted; give up after this many.</summary>
+    private const int LargeEvictionAttempts = 64;
+
+    private const int MinShardCount = 64;
+    private const int MaxShardCount = 1024;
+
+    private readonly Shard[] _shards;
+    private readonly int _shardShift;
+    private readonly ulong _seed;
+    private readonly SlabAllocator _slabs;
+    private readonly TimeProvider _time;
+    private readonly int _maxItemSize;
+    private readonly bool _evictWhenFull;
+
+    /// <summary>Unix seconds that <see cref="Entry.StoredAt"/> and <see cref="Entry.LastAccess"/> count from.</summary>
+    private readonly long _epoch;
+
+    private ulong _casCounter;
+    private long _outOfMemoryErrors;
+    private int _disposed;
+
+    public SlabItemStore(StoreOptions options)
+        : this(options, startSweeper: true)
+    {
+    }
+
+    internal SlabItemStore(StoreOptions options, bool startSweeper)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(options.Time);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxItemSize);
+
+        _time = options.Time;
+        _maxItemSize = options.MaxItemSize;
+        _evictWhenFull = options.EvictWhenFull;
+        _slabs = new SlabAllocator(options.GrowthFactor, options.MemoryLimit);
+        _epoch = Now();
+        _seed = (ulong)Random.Shared.NextInt64();
+
+        // Enough shards that threads rarely meet on a lock, a power of two so the top hash bits pick one.
+        int shardCount = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(Environment.ProcessorCount * 4, MinShardCount, MaxShardCount));
+        _shardShift = 64 - BitOperations.Log2((uint)shardCount);
+        _shards = new Shard[shardCount];
+        for (int i = 0; i < shardCount; i++)
+        {
+            _shards[i] = new Shard(i, _slabs.ClassCount + 1);
+        }
+
+        if (startSweeper)
+        {
+            _sweepTimer = _time.CreateTimer(static state => ((SlabItemStore)state!).OnSweepTimer(), this, SweepInterval, SweepInterval);
+        }
+    }
+
+    public long MemoryLimit
+    {
+        get => _slabs.Limit;
+        set => _slabs.Limit = value;
+    }
+
+    public bool TryGet<TVisitor>(ReadOnlySpan<byte> key, ref TVisitor visitor)
+        where TVisitor : IItemVisitor, allows ref struct
+    {
+        ValidateKey(key);
+        ulong hash = ItemHash.Compute(key, _seed);
+        Shard shard = ShardFor(hash);
+        lock (shard.Gate)
+        {
+            ThrowIfDisposed();
+            long now = Now();
+            int index = FindLive(shard, hash, key, now);
+            if (index < 0)
+            {
+                return false;
+            }
+
+            ref Entry e = ref shard.Entries[index];
+            e.Fetched = true;
+            e.LastAccess = Relative(now);
+            shard.LruBump(index);
+            Visit(ref e, ref visitor);
+            return true;
+        }
+    }
+
+    public bool TryGetAndTouch<TVisitor>(ReadOnlySpan<byte> key, long expiresAt, ref TVisitor visitor)
+        where TVisitor : IItemVisitor, allows ref struct
+    {
+        ValidateKey(key);
+        ulong hash = ItemHash.Compute(key, _seed);
+        Shard shard = ShardFor(hash);
+        lock (shard.Gate)
+        {
+            ThrowIfDisposed();
+            long now = Now();
+            int index = FindLive(shard, hash, key, now);
+            if (index < 0)
+            {
+                return false;
+            }
+
+            ref Entry e = ref shard.Entries[index];
+            e.ExpiresAt = expiresAt;
+            e.Fetched = true;
+            e.LastAccess = Relative(now);
+            shard.LruBump(index);
+            Visit(ref e, ref visitor);
+            return true;
+        }
+    }
+
+    public StoreResult Store(StoreMode mode, ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, ulong compareCas, out ulong cas)
+    {
+        ValidateKey(key);
+        cas = 0;
+        long incoming = value.Length;
+        bool concatenates = mode is StoreMode.Append or StoreMode.Prepend;
+        ulong hash = ItemHash.Compute(key, _seed);
+        Shard shard = ShardFor(hash);
+        lock (shard.Gate)
+        {
+            ThrowIfDisposed();
+            long now = Now();
+            int index = FindLive(shard, hash, key, now);
+
+            // memcached refuses the size before looking at the mode, and a set that fails drops the old value.
+            if (!FitsItemSize(key.Length, incoming))
+            {
+                if (mode == StoreMode.Set && index >= 0)
+                {
+                    RemoveItem(shard, index);
+                }
+
+                return StoreResult.TooLarge;
+            }
+
+            switch (mode)
+            {
+                case StoreMode.Add when index >= 0:
+                    // memcached's add still promotes the existing item in its LRU.
+                    shard.Entries[index].LastAccess = Relative(now);
+                    shard.LruBump(index);
+                    return StoreResult.NotStored;
+                case StoreMode.Replace or StoreMode.Append or StoreMode.Prepend when index < 0:
+                    return StoreResult.NotStored;
+                case StoreMode.Cas when index < 0:
+                    return StoreResult.NotFound;
+                case StoreMode.Cas when shard.Entries[index].Cas != compareCas:
+                    return StoreResult.Exists;
+                default:
+                    break;
+            }
+
+            int oldValueLength = index >= 0 ? shard.Entries[index].ValueLength : 0;
+            long newValueLength = concatenates ? oldValueLength + incoming : incoming;
+            if (concatenates && !FitsItemSize(key.Length, newValueLength))
+            {
+                return StoreResult.TooLarge;
+            }
+
+            int valueLength = (int)newValueLength;
+            int total = key.Length + valueLength;
+            int slabClass = _slabs.ClassFor(total);
+
+            if (index >= 0 && CanRewriteInPlace(ref shard.Entries[index], slabClass, total))
+            {
+                // Nobody can see these bytes without this shard's lock, so the chunk is rewritten where it is.
+                ref Entry e = ref shard.Entries[index];
+                byte* data = (byte*)e.Data + key.Length;
+                switch (mode)
+                {
+                    case StoreMode.Append:
+                        value.CopyTo(new Span<byte>(data + oldValueLength, (int)incoming));
+                        break;
+                    case StoreMode.Prepend:
+                        new ReadOnlySpan<byte>(data, oldValueLength).CopyTo(new Span<byte>(data + incoming, oldValueLength));
+                        value.CopyTo(new Span<byte>(data, (int)incoming));
+                        break;
+                    default:
+                        value.CopyTo(new Span<byte>(data, valueLength));
+                        break;
+                }
+
+                shard.Resize(index, valueLength);
+                shard.LruBump(index);
+            }
+            else
+            {
+                if (index >= 0)
+                {
+                    // Off its LRU the old item cannot be chosen to make room for its own replacement.
+                    shard.LruRemove(index);
+                }
+
+                nint chunk = Allocate(shard, slabClass, total, now);
+                if (chunk == 0)
+                {
+                    Interlocked.Increment(ref _outOfMemoryErrors);
+                    if (index >= 0)
+                    {
+                        shard.LruPushHead(index);
+                        if (mode == StoreMode.Set)
+                        {
+                            RemoveItem(shard, index);
+                        }
+                    }
+
+                    return StoreResult.OutOfMemory;
+                }
+
+                byte* target = (byte*)chunk;
+                key.CopyTo(new Span<byte>(target, key.Length));
+                target += key.Length;
+                if (index >= 0)
+                {
+                    ref Entry old = ref shard.Entries[index];
+                    var oldValue = new ReadOnlySpan<byte>((byte*)old.Data + old.KeyLength, oldValueLength);
+                    switch (mode)
+                    {
+                        case StoreMode.Append:
+                            oldValue.CopyTo(new Span<byte>(target, oldValueLength));
+                            value.CopyTo(new Span<byte>(target + oldValueLength, (int)incoming));
+                            break;
+                        case StoreMode.Prepend:
+                            value.CopyTo(new Span<byte>(target, (int)incoming));
+                            oldValue.CopyTo(new Span<byte>(target + incoming, oldValueLength));
+                            break;
+                        default:
+                            value.CopyTo(new Span<byte>(target, valueLength));
+                            break;
+                    }
+
+                    FreeData(old.SlabClass, old.Data, old.KeyLength + oldValueLength);
+                    shard.Rebind(index, chunk, valueLength, slabClass);
+                }
+                else
+                {
+                    value.CopyTo(new Span<byte>(target, valueLength));
+                    index = shard.Insert(hash, chunk, key.Length, valueLength, slabClass);
+                }
+            }
+
+            ref Entry stored = ref shard.Entries[index];
+            if (!concatenates)
+            {
+                stored.Flags = flags;
+                stored.ExpiresAt = expiresAt;
+            }
+
+            stored.Cas = NextCas();
+            stored.StoredAt = Relative(now);
+            stored.LastAccess = stored.StoredAt;
+            stored.Fetched = false;
+            shard.TotalItems++;
+            cas = stored.Cas;
+            return StoreResult.Stored;
+        }
+    }
+
+    public DeleteResult Delete(ReadOnlySpan<byte> key)
+    {
+        ValidateKey(key);
+        ulong hash = ItemHash.Compute(key, _seed);
+        Shard shard = ShardFor(hash);
+        lock (shard.Gate)
+        {
+            ThrowIfDisposed();
+            int index = FindLive(shard, hash, key, Now());
+            if (index < 0)
+            {
+                return DeleteResult.NotFound;
+            }
+
+            RemoveItem(shard, index);
+            return DeleteResult.Deleted;
+        }
+    }
+
+    public ArithmeticResult ApplyDelta(ReadOnlySpan<byte> key, bool increment, ulong delta, out ulong newValue)
+    {
+        ValidateKey(key);
+        newValue = 0;
+        ulong hash = ItemHash.Compute(key, _seed);
+        Shard shard = ShardFor(hash);
+        lock (shard.Gate)
+        {
+            ThrowIfDisposed();
+            long now = Now();
+            int index = FindLive(shard, hash, key, now);
+            if (index < 0)
+            {
+                return ArithmeticResult.NotFound;
+            }
+
+            ref Entry e = ref shard.Entries[index];
+            byte* valueStart = (byte*)e.Data + e.KeyLength;
+            if (!CounterText.TryParse(new ReadOnlySpan<byte>(valueStart, e.ValueLength), out ulong number))
+            {
+                return ArithmeticResult.NonNumeric;
+            }
+
+            number = increment ? unchecked(number + delta) : (delta >= number ? 0 : number - delta);
+            Span<byte> digits = stackalloc byte[CounterText.MaxDigits];
+            int length = CounterText.Format(number, digits);
+
+            if (length <= e.ValueLength)
+            {
+                // memcached writes a shorter number over the old one and pads with spaces: "10" decr 1 is "9 ".
+                var target = new Span<byte>(valueStart, e.ValueLength);
+                digits[..length].CopyTo(target);
+                target[length..].Fill((byte)' ');
+            }
+            else
+            {
+                int total = e.KeyLength + length;
+                int slabClass = _slabs.ClassFor(total);
+                if (CanRewriteInPlace(ref e, slabClass, total))
+                {
+                    digits[..length].CopyTo(new Span<byte>(valueStart, length));
+                    shard.Resize(index, length);
+                }
+                else
+                {
+                    shard.LruRemove(index);
+                    nint chunk = Allocate(shard, slabClass, total, now);
+                    e = ref shard.Entries[index];
+                    if (chunk == 0)
+                    {
+                        shard.LruPushHead(index);
+                        Interlocked.Increment(ref _outOfMemoryErrors);
+                        return ArithmeticResult.OutOfMemory;
+                    }
+
+                    new ReadOnlySpan<byte>((void*)e.Data, e.KeyLength).CopyTo(new Span<byte>((void*)chunk, e.KeyLength));
+                    digits[..length].CopyTo(new Span<byte>((byte*)chunk + e.KeyLength, length));
+                    FreeData(e.SlabClass, e.Data, e.KeyLength + e.ValueLength);
+                    shard.Rebind(index, chunk, length, slabClass);
+                    e = ref shard.Entries[index];
+                }
+            }
+
+            e.Cas = NextCas();
+            e.LastAccess = Relative(now);
+            shard.LruBump(index);
+            newValue = number;
+            return ArithmeticResult.Ok;
+        }
+    }
+
+    public bool Touch(ReadOnlySpan<byte> key, long expiresAt)
+    {
+        ValidateKey(key);
+        ulong hash = ItemHash.Compute(key, _seed);
+        Shard shard = ShardFor(hash);
+        lock (shard.Gate)
+        {
+            ThrowIfDisposed();
+            long now = Now();
+            int index = FindLive(shard, hash, key, now);
+            if (index < 0)
+            {
+                return false;
+            }
+
+            ref Entry e = ref shard.Entries[index];
+            e.ExpiresAt = expiresAt;
+            e.LastAccess = Relative(now);
+            shard.LruBump(index);
+            return true;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _sweepTimer?.Dispose();
+
+        // Wait out a sweep tick in progress; later ones see _disposed.
+        lock (_sweepGate)
+        {
+        }
+
+        // Every operation checks _disposed under its shard lock, so once each lock has been taken here
+        // nobody is left reading item bytes and the pages can go.
+        foreach (Shard shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                int large = _slabs.LargeClass;
+                for (int i = 0; i < shard.HighWater; i++)
+                {
+                    ref Entry e = ref shard.Entries[i];
+                    if (e.Data != 0 && e.SlabClass == large)
+                    {
+                        _slabs.FreeLarge(e.Data, e.KeyLength + e.ValueLength);
+                    }
+                }
+
+                shard.Clear();
+            }
+        }
+
+        _slabs.Dispose();
+    }
+
+    private static void Visit<TVisitor>(ref Entry e, ref TVisitor visitor)
+        where TVisitor : IItemVisitor, allows ref struct
+    {
+        byte* data = (byte*)e.Data;
+        var view = new ItemView(
+            new ReadOnlySpan<byte>(data, e.KeyLength),
+            new ReadOnlySpan<byte>(data + e.KeyLength, e.ValueLength),
+            e.Flags,
+            e.ExpiresAt,
+            e.Cas);
+        visitor.Visit(in view);
+    }
+
+    private static void ValidateKey(ReadOnlySpan<byte> key)
+    {
+        if ((uint)(key.Length - 1) >= MaxKeyLength)
+        {
+            ThrowBadKey(key.Length, nameof(key));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowBadKey(int length, string paramName) =>
+        throw new ArgumentOutOfRangeException(paramName, length, "Keys are 1 to 250 bytes; the protocol layer validates them.");
+
+    /// <summary>In place when the new size lands in the same chunk class (or, for own allocations, the same size).</summary>
+    private bool CanRewriteInPlace(ref Entry e, int slabClass, int total) =>
+        e.SlabClass == slabClass && (slabClass != _slabs.LargeClass || e.KeyLength + e.ValueLength == total);
+
+    private bool FitsItemSize(int keyLength, long valueLength) => ItemLimits.Fits(keyLength, valueLength, _maxItemSize);
+
+    private Shard ShardFor(ulong hash) => _shards[(int)(hash >> _shardShift)];
+
+    private ulong NextCas() => Interlocked.Increment(ref _casCounter);
+
+    private long Now() => _time.GetUtcNow().ToUnixTimeSeconds();
+
+    private int Relative(long unixSeconds) => (int)Math.Clamp(unixSeconds - _epoch, int.MinValue, int.MaxValue);
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+}
