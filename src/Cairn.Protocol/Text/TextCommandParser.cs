@@ -203,7 +203,7 @@ public static class TextCommandParser
         var fullCount = withCas ? 7 : 6;
 
         // Cairn extension for hand-typed sessions: "set key bytes [noreply]" means flags 0, no expiry.
-        var shortForm = !withCas && (count == 4 || (count == 5 && tokens[3].SequenceEqual("noreply"u8)));
+        var shortForm = kind == TextCommandKind.Set && (count == 4 || (count == 5 && tokens[3].SequenceEqual("noreply"u8)));
         if (!shortForm && count != fullCount && count != fullCount + 1)
         {
             command.Refuse(TextReplies.Error);

@@ -42,6 +42,9 @@ public sealed class TextProtocolSession : IDisposable
     private byte[] _lineScratch = ArrayPool<byte>.Shared.Rent(MaxLineLength + 2);
     private long _swallowRemaining;
 
+    /// <summary>memcached sends "object too large" only once the refused data has streamed past; so does Cairn.</summary>
+    private bool _tooLargeReplyAfterSwallow;
+
     public TextProtocolSession(ServerContext context, ConnectionInfo? connection = null)
     {
         _context = context;
@@ -71,6 +74,12 @@ public sealed class TextProtocolSession : IDisposable
                 if (_swallowRemaining > 0)
                 {
                     return BatchOutcome.NeedMoreData;
+                }
+
+                if (_tooLargeReplyAfterSwallow)
+                {
+                    _tooLargeReplyAfterSwallow = false;
+                    TextResponseWriter.Write(output, TextReplies.ObjectTooLarge);
                 }
             }
 
@@ -151,7 +160,7 @@ public sealed class TextProtocolSession : IDisposable
                 _store.Delete(command.Key);
             }
 
-            Reply(output, TextReplies.ObjectTooLarge, command.NoReply);
+            _tooLargeReplyAfterSwallow = !command.NoReply;
             buffer = rest;
             _swallowRemaining = blockLength;
             return StepResult.Done;
@@ -201,6 +210,8 @@ public sealed class TextProtocolSession : IDisposable
             StoreResult.NotStored => TextReplies.NotStored,
             StoreResult.Exists => TextReplies.Exists,
             StoreResult.NotFound => TextReplies.NotFound,
+            // memcached fails the combined allocation of a too-long append quietly, as a store that did not happen.
+            StoreResult.TooLarge when mode is StoreMode.Append or StoreMode.Prepend => TextReplies.NotStored,
             StoreResult.TooLarge => TextReplies.ObjectTooLarge,
             _ => TextReplies.OutOfMemoryStoring,
         };

@@ -75,6 +75,9 @@ public class TextCommandParserTests
     [InlineData("flush_all x", "CLIENT_ERROR invalid exptime argument\r\n")]
     [InlineData("verbosity x", "CLIENT_ERROR bad command line format\r\n")]
     [InlineData("cache_memlimit x", "ERROR\r\n")]
+    [InlineData("replace k 5", "ERROR\r\n")]
+    [InlineData("cas k 5", "ERROR\r\n")]
+    [InlineData("set k 4294967296 0 1", "CLIENT_ERROR bad command line format\r\n")]
     public void Refuses_bad_lines_in_memcached_words(string line, string expectedReply)
     {
         Assert.Equal(TextCommandKind.Invalid, KindOf(line, out var error));

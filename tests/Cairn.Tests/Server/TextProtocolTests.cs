@@ -145,6 +145,13 @@ public sealed class TextProtocolTests : IAsyncLifetime
         await client.RoundTripAsync("set big 0 0 1\r\ny\r\n", "STORED\r\n");
         await client.RoundTripAsync($"append big 0 0 5000\r\n{payload}\r\n", "SERVER_ERROR object too large for cache\r\n");
         await client.RoundTripAsync("get big\r\n", "VALUE big 0 1\r\ny\r\nEND\r\n");
+
+        // Each part fits, the result would not: memcached calls that NOT_STORED and keeps the old value.
+        var half = new string('h', 3000);
+        await client.RoundTripAsync($"set big 0 0 3000\r\n{half}\r\n", "STORED\r\n");
+        await client.RoundTripAsync($"append big 0 0 3000\r\n{half}\r\n", "NOT_STORED\r\n");
+        await client.SendAsync("get big\r\n");
+        Assert.Equal("VALUE big 0 3000\r\n", await client.ReadLineAsync());
     }
 
     [Fact]
