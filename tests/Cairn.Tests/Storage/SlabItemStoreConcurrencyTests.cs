@@ -92,8 +92,9 @@ public sealed class SlabItemStoreConcurrencyTests
 
         stress.Run(ThreadCount, operationsPerThread: 30_000);
 
+        // Whether memory fills depends on how the clock thread's flushes interleave, so this test checks
+        // consistency only; SlabItemStoreMemoryTests proves eviction itself deterministically.
         stress.CheckConsistency();
-        Assert.True(store.GetStatistics().Evictions > 0);
     }
 
     private static void RunThreads(int count, Action<int> body)
