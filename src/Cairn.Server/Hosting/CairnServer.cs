@@ -62,6 +62,9 @@ public sealed class CairnServer : IAsyncDisposable
                 _ => LogLevel.Debug,
             });
             builder.Logging.AddFilter("Microsoft", options.Verbosity >= 2 ? LogLevel.Information : LogLevel.Warning);
+
+            // The generic host's lifetime lines speak of HTTP and Ctrl+C; Cairn prints its own listening line.
+            builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         }
         else
         {
