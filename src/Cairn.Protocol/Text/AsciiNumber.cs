@@ -73,61 +73,6 @@ public static class AsciiNumber
         return true;
     }
 
-    /// <summary>
-    /// Parses the digits of a stored value for incr/decr the way memcached does: strtoull over the data,
-    /// where the digits may be followed by whitespace (and anything after it), but by nothing else.
-    /// </summary>
-    public static bool TryParseStoredCounter(ReadOnlySpan<byte> data, out ulong value)
-    {
-        value = 0;
-        var i = 0;
-        while (i < data.Length && IsSpace(data[i]))
-        {
-            i++;
-        }
-
-        var negative = false;
-        if (i < data.Length && (data[i] == (byte)'+' || data[i] == (byte)'-'))
-        {
-            negative = data[i] == (byte)'-';
-            i++;
-        }
-
-        var start = i;
-        ulong magnitude = 0;
-        while (i < data.Length && IsDigit(data[i]))
-        {
-            var digit = (ulong)(data[i] - (byte)'0');
-            if (magnitude > (ulong.MaxValue - digit) / 10)
-            {
-                return false;
-            }
-
-            magnitude = (magnitude * 10) + digit;
-            i++;
-        }
-
-        if (i == start)
-        {
-            return false;
-        }
-
-        // In memcached the data is followed by "\r\n", so digits running to the end are accepted.
-        if (i < data.Length && !IsSpace(data[i]) && data[i] != 0)
-        {
-            return false;
-        }
-
-        var result = negative ? unchecked(0UL - magnitude) : magnitude;
-        if ((long)result < 0 && negative)
-        {
-            return false;
-        }
-
-        value = result;
-        return true;
-    }
-
     private static bool TryParseMagnitude(ReadOnlySpan<byte> text, out ulong magnitude, out bool negative, out bool consumedAll)
     {
         magnitude = 0;

@@ -294,37 +294,41 @@ public static class TextCommandParser
 
     private static void ParseArithmetic(ref TextCommand command, TextCommandKind kind)
     {
-        ref var tokens = ref command.Tokens;
-        if (tokens.Count != 4 && tokens.Count != 5)
+        if (ParseKeyAndArgument(ref command, out var argument))
         {
-            command.Refuse(TextReplies.Error);
-            return;
-        }
+            if (!AsciiNumber.TryParseUInt64(argument, out command.Delta))
+            {
+                command.Refuse(TextReplies.InvalidDelta);
+                return;
+            }
 
-        SetNoReplyMaybe(ref command);
-        command.Key = tokens[1];
-        if (!IsValidKey(command.Key))
-        {
-            command.Refuse(TextReplies.BadCommandLineFormat);
-            return;
+            command.Kind = kind;
         }
-
-        if (!AsciiNumber.TryParseUInt64(tokens[2], out command.Delta))
-        {
-            command.Refuse(TextReplies.InvalidDelta);
-            return;
-        }
-
-        command.Kind = kind;
     }
 
     private static void ParseTouch(ref TextCommand command)
     {
+        if (ParseKeyAndArgument(ref command, out var argument))
+        {
+            if (!AsciiNumber.TryParseInt32(argument, out command.Exptime))
+            {
+                command.Refuse(TextReplies.InvalidExptime);
+                return;
+            }
+
+            command.Kind = TextCommandKind.Touch;
+        }
+    }
+
+    /// <summary>The shape incr, decr and touch share: "name key argument [noreply]".</summary>
+    private static bool ParseKeyAndArgument(ref TextCommand command, out ReadOnlySpan<byte> argument)
+    {
         ref var tokens = ref command.Tokens;
+        argument = default;
         if (tokens.Count != 4 && tokens.Count != 5)
         {
             command.Refuse(TextReplies.Error);
-            return;
+            return false;
         }
 
         SetNoReplyMaybe(ref command);
@@ -332,16 +336,11 @@ public static class TextCommandParser
         if (!IsValidKey(command.Key))
         {
             command.Refuse(TextReplies.BadCommandLineFormat);
-            return;
+            return false;
         }
 
-        if (!AsciiNumber.TryParseInt32(tokens[2], out command.Exptime))
-        {
-            command.Refuse(TextReplies.InvalidExptime);
-            return;
-        }
-
-        command.Kind = TextCommandKind.Touch;
+        argument = tokens[2];
+        return true;
     }
 
     private static void ParseFlushAll(ref TextCommand command)

@@ -60,28 +60,6 @@ public class AsciiNumberTests
     }
 
     [Theory]
-    [InlineData("10", 10ul)]
-    [InlineData("9 ", 9ul)]
-    [InlineData(" 42", 42ul)]
-    [InlineData("12 abc", 12ul)]
-    public void Stored_counter_parses_like_strtoull_over_the_data(string text, ulong expected)
-    {
-        Assert.True(AsciiNumber.TryParseStoredCounter(Encoding.ASCII.GetBytes(text), out var value));
-        Assert.Equal(expected, value);
-    }
-
-    [Theory]
-    [InlineData("")]
-    [InlineData("12abc")]
-    [InlineData("abc")]
-    [InlineData("-3")]
-    [InlineData("18446744073709551616")]
-    public void Stored_counter_refuses_non_numeric_data(string text)
-    {
-        Assert.False(AsciiNumber.TryParseStoredCounter(Encoding.ASCII.GetBytes(text), out _));
-    }
-
-    [Theory]
     [InlineData(0ul, "0")]
     [InlineData(18446744073709551615ul, "18446744073709551615")]
     [InlineData(1234567890ul, "1234567890")]
