@@ -58,13 +58,14 @@ public interface IItemVisitor
 
 public readonly ref struct ItemView
 {
-    public ItemView(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas)
+    public ItemView(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt = 0)
     {
         Key = key;
         Value = value;
         Flags = flags;
         ExpiresAt = expiresAt;
         Cas = cas;
+        StoredAt = storedAt;
     }
 
     public ReadOnlySpan<byte> Key { get; }
@@ -72,6 +73,9 @@ public readonly ref struct ItemView
     public uint Flags { get; }
     public long ExpiresAt { get; }
     public ulong Cas { get; }
+
+    /// <summary>Unix seconds of the last store; delayed flush_all compares against it.</summary>
+    public long StoredAt { get; }
 }
 
 public enum StoreMode : byte

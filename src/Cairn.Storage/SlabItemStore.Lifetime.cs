@@ -46,11 +46,22 @@ public sealed partial class SlabItemStore
 
         if (atUnixSeconds > now)
         {
+            _journal?.FlushScheduled(atUnixSeconds);
             return;
         }
 
         // Now (or a moment already past): free everything rather than leave it to lazy checks, so a
         // store made right after this call, in the same second, is not mistaken for a flushed one.
+        // The CAS taken first draws the line: a store racing the sweep below survives it, exactly as
+        // replaying the journal's "everything up to this CAS" record would decide.
+        ulong casUpTo = Volatile.Read(ref _casCounter);
+        RaiseFlushCasFloor(casUpTo);
+        _journal?.FlushedAll(casUpTo);
+        RemoveUpToCas(casUpTo);
+    }
+
+    private void RemoveUpToCas(ulong casUpTo)
+    {
         foreach (Shard shard in _shards)
         {
             lock (shard.Gate)
@@ -59,13 +70,11 @@ public sealed partial class SlabItemStore
                 for (int i = 0; i < shard.HighWater; i++)
                 {
                     ref Entry e = ref shard.Entries[i];
-                    if (e.Data != 0)
+                    if (e.Data != 0 && e.Cas <= casUpTo)
                     {
-                        FreeData(e.SlabClass, e.Data, e.KeyLength + e.ValueLength);
+                        RemoveItem(shard, i);
                     }
                 }
-
-                shard.Clear();
             }
         }
     }
@@ -288,7 +297,14 @@ public sealed partial class SlabItemStore
 
     private bool IsDead(ref Entry e, long now)
     {
-        if (e.ExpiresAt != 0 && e.ExpiresAt <= now)
+        if (e.ExpiresAt != 0 && e.ExpiresAt <= now && !_restoring)
+        {
+            return true;
+        }
+
+        // A store that raced an immediate flush_all and drew a CAS below its line is flushed too, in
+        // memory as on replay, whichever of the two the journal happened to record first.
+        if (e.Cas <= Volatile.Read(ref _flushCasFloor))
         {
             return true;
         }

@@ -135,6 +135,9 @@ public sealed unsafe partial class SlabItemStore
 
         int victim = shard.LruTail[slabClass] - 1;
         ref Entry tail = ref shard.Entries[victim];
+
+        // An eviction changes what a restart would see, so the journal hears of it like a delete.
+        _journal?.Removed(new ReadOnlySpan<byte>((void*)tail.Data, tail.KeyLength));
         shard.Evictions++;
         shard.ClassEvictions[slabClass]++;
         if (!tail.Fetched)

@@ -129,6 +129,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             e.Fetched = true;
             e.LastAccess = Relative(now);
             shard.LruBump(index);
+            _journal?.Touched(key, expiresAt);
             Visit(ref e, ref visitor);
             return true;
         }
@@ -154,6 +155,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
                 if (mode == StoreMode.Set && index >= 0)
                 {
                     RemoveItem(shard, index);
+                    _journal?.Removed(key);
                 }
 
                 return StoreResult.TooLarge;
@@ -227,6 +229,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
                         if (mode == StoreMode.Set)
                         {
                             RemoveItem(shard, index);
+                            _journal?.Removed(key);
                         }
                     }
 
@@ -278,6 +281,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             stored.Fetched = false;
             shard.TotalItems++;
             cas = stored.Cas;
+            _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)stored.Data + key.Length, stored.ValueLength), stored.Flags, stored.ExpiresAt, stored.Cas, now);
             return StoreResult.Stored;
         }
     }
@@ -297,6 +301,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             }
 
             RemoveItem(shard, index);
+            _journal?.Removed(key);
             return DeleteResult.Deleted;
         }
     }
@@ -368,6 +373,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             e.LastAccess = Relative(now);
             shard.LruBump(index);
             newValue = number;
+            _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)e.Data + e.KeyLength, e.ValueLength), e.Flags, e.ExpiresAt, e.Cas, _epoch + e.StoredAt);
             return ArithmeticResult.Ok;
         }
     }
@@ -391,6 +397,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             e.ExpiresAt = expiresAt;
             e.LastAccess = Relative(now);
             shard.LruBump(index);
+            _journal?.Touched(key, expiresAt);
             return true;
         }
     }
@@ -432,7 +439,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
         _slabs.Dispose();
     }
 
-    private static void Visit<TVisitor>(ref Entry e, ref TVisitor visitor)
+    private void Visit<TVisitor>(ref Entry e, ref TVisitor visitor)
         where TVisitor : IItemVisitor, allows ref struct
     {
         byte* data = (byte*)e.Data;
@@ -441,7 +448,8 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             new ReadOnlySpan<byte>(data + e.KeyLength, e.ValueLength),
             e.Flags,
             e.ExpiresAt,
-            e.Cas);
+            e.Cas,
+            _epoch + e.StoredAt);
         visitor.Visit(in view);
     }
 

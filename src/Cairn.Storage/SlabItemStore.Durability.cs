@@ -1,0 +1,162 @@
+using System.Buffers;
+
+namespace Cairn.Storage;
+
+/// <summary>
+/// What durability needs from the store: a journal that hears every change, replay of recorded effects
+/// (with their original CAS and store time) on start, and a consistent walk of the live items for
+/// compaction snapshots.
+/// </summary>
+public sealed unsafe partial class SlabItemStore
+{
+    private IStoreJournal? _journal;
+
+    /// <summary>Items whose CAS is at or below this were removed by an immediate flush_all.</summary>
+    private ulong _flushCasFloor;
+
+    private byte[] _restoreScratch = [];
+
+    /// <summary>
+    /// While replaying, expiry is not judged: every journalled change was made while its item was live,
+    /// so it must apply even if the item has expired by the restart's clock.
+    /// </summary>
+    private volatile bool _restoring;
+
+    /// <summary>Replay is about to start; call <see cref="CompleteRestore"/> when it ends.</summary>
+    public void BeginRestore() => _restoring = true;
+
+    /// <summary>Replay ended: items that expired while the server was down are reclaimed now.</summary>
+    public void CompleteRestore()
+    {
+        _restoring = false;
+        SweepAll();
+    }
+
+    /// <summary>The highest CAS handed out so far.</summary>
+    public ulong HighestCas => Volatile.Read(ref _casCounter);
+
+    /// <summary>From now on every change is reported to <paramref name="journal"/>. Attach after replay.</summary>
+    public void AttachJournal(IStoreJournal journal)
+    {
+        ArgumentNullException.ThrowIfNull(journal);
+        Volatile.Write(ref _journal, journal);
+    }
+
+    /// <summary>CAS values continue above everything a previous run handed out.</summary>
+    public void EnsureCasAbove(ulong cas)
+    {
+        ulong current;
+        do
+        {
+            current = Volatile.Read(ref _casCounter);
+            if (current >= cas)
+            {
+                return;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _casCounter, cas, current) != current);
+    }
+
+    /// <summary>Replays a recorded store: the value as it was, with its CAS and store time.</summary>
+    public void RestoreSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt)
+    {
+        EnsureCasAbove(cas);
+        if (cas <= Volatile.Read(ref _flushCasFloor))
+        {
+            // A store that raced a flush_all recorded after it: flushed, as it was in memory.
+            RestoreRemove(key);
+            return;
+        }
+
+        if (_restoreScratch.Length < value.Length)
+        {
+            _restoreScratch = new byte[Math.Max(value.Length, _restoreScratch.Length * 2)];
+        }
+
+        value.CopyTo(_restoreScratch);
+        var sequence = new ReadOnlySequence<byte>(_restoreScratch, 0, value.Length);
+        if (Store(StoreMode.Set, key, sequence, flags, expiresAt, 0, out _) != StoreResult.Stored)
+        {
+            throw new InvalidOperationException($"replay could not store an item of {value.Length} bytes: raise -m or -I to at least what the previous run used");
+        }
+
+        ulong hash = ItemHash.Compute(key, _seed);
+        Shard shard = ShardFor(hash);
+        lock (shard.Gate)
+        {
+            int index = shard.Find(hash, key);
+            ref Entry e = ref shard.Entries[index];
+            e.Cas = cas;
+            e.StoredAt = Relative(storedAt);
+        }
+    }
+
+    public void RestoreRemove(ReadOnlySpan<byte> key) => Delete(key);
+
+    public void RestoreTouch(ReadOnlySpan<byte> key, long expiresAt) => Touch(key, expiresAt);
+
+    public void RestoreFlushAll(ulong casUpTo)
+    {
+        EnsureCasAbove(casUpTo);
+        RaiseFlushCasFloor(casUpTo);
+        RemoveUpToCas(casUpTo);
+    }
+
+    public void RestoreFlushScheduled(long atUnixSeconds)
+    {
+        lock (_flushGate)
+        {
+            if (atUnixSeconds <= Now())
+            {
+                // The moment passed while the server was down: items stored before it are dead for good.
+                if (atUnixSeconds > _appliedFlush)
+                {
+                    Volatile.Write(ref _appliedFlush, atUnixSeconds);
+                }
+            }
+            else
+            {
+                Volatile.Write(ref _pendingFlush, atUnixSeconds);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Shows every live item to the visitor, one shard at a time under that shard's lock, so each item
+    /// is seen whole; items changing meanwhile in other shards are caught by the journal after the seal.
+    /// </summary>
+    public void ForEachLiveItem<TVisitor>(ref TVisitor visitor)
+        where TVisitor : IItemVisitor, allows ref struct
+    {
+        foreach (Shard shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                ThrowIfDisposed();
+                long now = Now();
+                for (int i = 0; i < shard.HighWater; i++)
+                {
+                    ref Entry e = ref shard.Entries[i];
+                    if (e.Data != 0 && !IsDead(ref e, now))
+                    {
+                        Visit(ref e, ref visitor);
+                    }
+                }
+            }
+        }
+    }
+
+    private void RaiseFlushCasFloor(ulong casUpTo)
+    {
+        ulong current;
+        do
+        {
+            current = Volatile.Read(ref _flushCasFloor);
+            if (current >= casUpTo)
+            {
+                return;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _flushCasFloor, casUpTo, current) != current);
+    }
+}
