@@ -1,0 +1,173 @@
+using System.Diagnostics;
+
+namespace Cairn.Storage.Log;
+
+/// <summary>
+/// Online compaction: (a) seal the current segment, so every later append lands after it; (b) write the caller's
+/// live items as a snapshot segment (temp file, fsync, rename, fsync the directory) under the id the seal skipped;
+/// (c) switch MANIFEST to the snapshot plus the segments after the seal; (d) delete the sealed segments.
+/// A crash before (c) leaves the old manifest, which still names every sealed segment, and recovery deletes the
+/// unnamed snapshot; a crash after (c) leaves sealed segments nobody names, which recovery deletes.
+/// Replaying the snapshot and then the later segments is exact because records are effects: absolute Sets,
+/// Deletes, Touches, flush_all by cas threshold and delayed flush by time.
+/// </summary>
+public sealed partial class AppendLog
+{
+    /// <summary>
+    /// Rewrites the log as one snapshot of the live items. <paramref name="snapshot"/> runs once, on a pool thread,
+    /// after the seal; it must write every live item (and a pending delayed flush_all) through the writer.
+    /// Appends and waits carry on throughout. Concurrent calls run one after the other.
+    /// </summary>
+    public async Task CompactAsync(SnapshotSource snapshot, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        await _compactionGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposeCancellation.Token);
+            long started = Stopwatch.GetTimestamp();
+            var seal = await SealAsync(cancellation.Token).ConfigureAwait(false);
+            var token = cancellation.Token;
+            await Task.Factory.StartNew(
+                () => CompactSealed(seal, snapshot, token),
+                token,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default).ConfigureAwait(false);
+            Interlocked.Increment(ref _compactions);
+            Interlocked.Exchange(ref _lastCompactionTicks, Stopwatch.GetElapsedTime(started).Ticks);
+        }
+        finally
+        {
+            _compactionGate.Release();
+        }
+    }
+
+    private Task<SealResult> SealAsync(CancellationToken cancellationToken)
+    {
+        var request = new SealRequest();
+        lock (_appendLock)
+        {
+            if (_closing)
+            {
+                ThrowClosed();
+            }
+
+            _sealRequest = request;
+            Monitor.PulseAll(_appendLock);
+        }
+
+        return request.Task.WaitAsync(cancellationToken);
+    }
+
+    private void CompactSealed(SealResult seal, SnapshotSource source, CancellationToken cancellationToken)
+    {
+        Crash(CrashPoints.AfterSeal);
+        ulong snapshotId = seal.SealedId + 1;
+        var finalPath = Path.Combine(_directory, SegmentFiles.SegmentName(snapshotId));
+        var tempPath = finalPath + SegmentFiles.TempSuffix;
+        bool renamed = false;
+        bool switched = false;
+        try
+        {
+            long snapshotLength;
+            long snapshotRecords;
+            _options.BeforeIo?.Invoke(LogIoOperation.WriteSnapshot);
+            using (var handle = File.OpenHandle(tempPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None))
+            {
+                var writer = new SnapshotWriter(handle, snapshotId, seal.LastSequence, seal.HighestCas, _options.BeforeIo, cancellationToken);
+                source(writer);
+                snapshotLength = writer.Complete();
+                snapshotRecords = writer.Records;
+                RandomAccess.FlushToDisk(handle);
+            }
+
+            Crash(CrashPoints.AfterSnapshotWrite);
+            File.Move(tempPath, finalPath);
+            renamed = true;
+            SegmentFiles.FsyncDirectory(_directory);
+            Crash(CrashPoints.AfterSnapshotRename);
+
+            List<SegmentInfo> sealedSegments;
+            lock (_manifestLock)
+            {
+                sealedSegments = [.. _segments.Where(s => s.Id <= seal.SealedId)];
+                List<SegmentInfo> next = [new SegmentInfo(snapshotId, LogRecordCodec.KindSnapshot, finalPath, snapshotLength), .. _segments.Where(s => s.Id > seal.SealedId)];
+                SegmentFiles.WriteManifest(_directory, next.Select(s => s.Id), _options.BeforeIo, afterRename: () =>
+                {
+                    // From here the directory names the snapshot: the in-memory list follows even if the directory fsync fails.
+                    switched = true;
+                    _segments.Clear();
+                    _segments.AddRange(next);
+                    Crash(CrashPoints.AfterManifest);
+                });
+            }
+
+            long removedBytes = sealedSegments.Sum(s => s.Length);
+            Interlocked.Add(ref _logBytes, snapshotLength - removedBytes);
+            Interlocked.Exchange(ref _snapshotBytes, snapshotLength);
+            Crash(CrashPoints.BeforeDelete);
+            try
+            {
+                for (int i = 0; i < sealedSegments.Count; i++)
+                {
+                    File.Delete(sealedSegments[i].Path);
+                    if (i == 0)
+                    {
+                        Crash(CrashPoints.MidDelete);
+                    }
+                }
+
+                SegmentFiles.FsyncDirectory(_directory);
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+            {
+                // The new manifest is durable; sealed segments left behind are strays the next open deletes.
+                _log?.Invoke($"cairn log: compaction could not delete every sealed segment ({error.Message}); the next open removes them");
+            }
+            _log?.Invoke($"cairn log: compacted {sealedSegments.Count} segment(s), {removedBytes} bytes, into a {snapshotLength}-byte snapshot of {snapshotRecords} records ({SegmentFiles.SegmentName(snapshotId)})");
+        }
+        catch (Exception error) when (error is not SimulatedCrashException && !switched)
+        {
+            // The old manifest still rules: the unnamed snapshot would only be deleted at the next open, so go now.
+            TryDelete(tempPath);
+            if (renamed)
+            {
+                TryDelete(finalPath);
+            }
+
+            _log?.Invoke($"cairn log: compaction failed, the log is unchanged: {error.Message}");
+            throw;
+        }
+    }
+
+    private void Crash(string step) => _options.CrashPoint(step);
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            // Recovery deletes strays at the next open.
+        }
+    }
+
+    private sealed class SealRequest
+    {
+        private readonly TaskCompletionSource<SealResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<SealResult> Task => _completion.Task;
+
+        /// <summary>Set by the writer when it takes the request: the highest cas appended so far.</summary>
+        public ulong HighestCas { get; set; }
+
+        public void Complete(SealResult result) => _completion.TrySetResult(result);
+
+        public void Fail(Exception error) => _completion.TrySetException(error);
+    }
+
+    private readonly record struct SealResult(ulong SealedId, ulong LastSequence, ulong HighestCas);
+}

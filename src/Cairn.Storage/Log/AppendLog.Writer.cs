@@ -1,0 +1,437 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Cairn.Storage.Log;
+
+/// <summary>The writer thread: batches, positional writes, fsyncs, publishing, retries, rotation.</summary>
+public sealed partial class AppendLog
+{
+    // Writer thread only (and the constructor before it starts).
+    private readonly List<PendingWrite> _unsynced = [];
+    private SegmentInfo _current;
+    private SafeFileHandle _currentHandle;
+    private ulong _lastWrittenSequence;
+    private long _lastFsyncTimestamp;
+    private bool _dirty;
+    private bool _rewriteUnsynced;
+    private int _attemptsWhileClosing;
+
+    private void WriterLoop()
+    {
+        try
+        {
+            while (true)
+            {
+                byte[]? batch = null;
+                int batchLength = 0;
+                int batchRecords = 0;
+                long batchEnd = 0;
+                ulong batchLastSequence = 0;
+                SealRequest? seal;
+                bool closing;
+                lock (_appendLock)
+                {
+                    while (_activeLength == 0 && _sealRequest is null && !_closing && !IsFsyncDue(out var timeout))
+                    {
+                        _writerIdle = true;
+                        Monitor.Wait(_appendLock, timeout);
+                        _writerIdle = false;
+                    }
+
+                    if (_abandoned)
+                    {
+                        return;
+                    }
+
+                    if (_activeLength > 0)
+                    {
+                        batch = _active;
+                        batchLength = _activeLength;
+                        batchRecords = _activeRecords;
+                        batchEnd = _appendedPosition;
+                        batchLastSequence = _lastSequence;
+                        _active = TakeSpareBuffer();
+                        _activeLength = 0;
+                        _activeRecords = 0;
+                        if (_appendersWaitingForRoom > 0)
+                        {
+                            Monitor.PulseAll(_appendLock);
+                        }
+
+                        // Inside the append lock, so no record appended after this batch can join its waiters.
+                        lock (_waitLock)
+                        {
+                            _inFlightEnd = batchEnd;
+                            _inFlightWaiters = _nextWaiters;
+                            _nextWaiters = null;
+                        }
+                    }
+
+                    seal = _sealRequest;
+                    _sealRequest = null;
+                    if (seal is not null)
+                    {
+                        seal.HighestCas = _highestCas;
+                    }
+
+                    closing = _closing;
+                }
+
+                if (batch is not null && !WriteBatch(batch, batchLength, batchRecords, batchEnd, batchLastSequence))
+                {
+                    seal?.Fail(new ObjectDisposedException(nameof(AppendLog)));
+                    return;
+                }
+
+                if (_options.Fsync == FsyncPolicy.EverySecond && _dirty && IsFsyncDue(out _) && !Sync("fsync of"))
+                {
+                    seal?.Fail(new ObjectDisposedException(nameof(AppendLog)));
+                    return;
+                }
+
+                if (seal is not null && closing)
+                {
+                    seal.Fail(new ObjectDisposedException(nameof(AppendLog)));
+                    seal = null;
+                }
+
+                if ((seal is not null || _current.Length >= _options.SegmentSize) && !Rotate(seal))
+                {
+                    return;
+                }
+
+                if (closing)
+                {
+                    // Everything appended before close was in this batch; make it durable whatever the policy.
+                    Sync("closing fsync of");
+                    return;
+                }
+            }
+        }
+        catch (Exception error)
+        {
+            // A bug, not an I/O fault (those are retried): stop accepting writes rather than pretend.
+            EnterFailure(new LogWriteException("cairn log writer stopped: " + error.Message, error), logIt: true);
+        }
+        finally
+        {
+            StopWaiters();
+            _currentHandle.Dispose();
+        }
+    }
+
+    /// <summary>Under EverySecond, whether written bytes have waited a full interval for their fsync; otherwise how long until they have.</summary>
+    private bool IsFsyncDue(out TimeSpan timeout)
+    {
+        timeout = Timeout.InfiniteTimeSpan;
+        if (_options.Fsync != FsyncPolicy.EverySecond || !_dirty)
+        {
+            return false;
+        }
+
+        var remaining = _options.FsyncInterval - _time.GetElapsedTime(_lastFsyncTimestamp);
+        if (remaining <= TimeSpan.Zero)
+        {
+            return true;
+        }
+
+        timeout = remaining;
+        return false;
+    }
+
+    /// <summary>Writes one batch at the segment's end, fsyncs it under Always, and publishes it. False when the log closed while the write kept failing.</summary>
+    private bool WriteBatch(byte[] buffer, int length, int records, long end, ulong lastSequence)
+    {
+        LogRecordCodec.SealAll(buffer.AsSpan(0, length));
+        _unsynced.Add(new PendingWrite(buffer, length, _current.Length));
+        while (true)
+        {
+            try
+            {
+                if (_rewriteUnsynced)
+                {
+                    // After a failed write or fsync the kernel may have dropped the pages: write it all again at the same offsets.
+                    foreach (var pending in _unsynced)
+                    {
+                        WriteAt(pending);
+                    }
+
+                    _rewriteUnsynced = false;
+                }
+                else
+                {
+                    WriteAt(_unsynced[^1]);
+                }
+
+                _dirty = true;
+                if (_options.Fsync == FsyncPolicy.Always)
+                {
+                    Fsync();
+                }
+
+                break;
+            }
+            catch (Exception error) when (IsIoFailure(error))
+            {
+                _rewriteUnsynced = true;
+                if (!FailAndWait("writing", error))
+                {
+                    return false;
+                }
+            }
+        }
+
+        _current.Length += length;
+        Interlocked.Add(ref _logBytes, length);
+        _lastWrittenSequence = lastSequence;
+        Interlocked.Increment(ref _groupCommits);
+        Interlocked.Add(ref _recordsWritten, records);
+        if (records > Interlocked.Read(ref _maxRecordsPerCommit))
+        {
+            Interlocked.Exchange(ref _maxRecordsPerCommit, records);
+        }
+
+        if (_options.Fsync == FsyncPolicy.No)
+        {
+            ReleaseUnsynced();
+        }
+
+        Publish(end);
+        return true;
+    }
+
+    /// <summary>fsyncs the current segment (rewriting first if an earlier attempt failed), retrying until it works or the log closes.</summary>
+    private bool Sync(string action)
+    {
+        while (true)
+        {
+            try
+            {
+                if (_rewriteUnsynced)
+                {
+                    foreach (var pending in _unsynced)
+                    {
+                        WriteAt(pending);
+                    }
+
+                    _rewriteUnsynced = false;
+                }
+
+                if (_dirty)
+                {
+                    Fsync();
+                }
+
+                LeaveFailure();
+                return true;
+            }
+            catch (Exception error) when (IsIoFailure(error))
+            {
+                _rewriteUnsynced = true;
+                if (!FailAndWait(action, error))
+                {
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts the next segment: the current one is fsynced first (whatever the policy), so a segment the manifest
+    /// names is never followed by a successor while its own tail could still be lost. A seal (compaction) skips an
+    /// id, which the snapshot takes, so the snapshot sorts between the sealed segments and the ones after.
+    /// </summary>
+    private bool Rotate(SealRequest? seal)
+    {
+        if (!Sync("fsync before rotating"))
+        {
+            seal?.Fail(new ObjectDisposedException(nameof(AppendLog)));
+            return false;
+        }
+
+        var sealedSegment = _current;
+        ulong id = sealedSegment.Id + (seal is null ? 1UL : 2UL);
+        var path = Path.Combine(_directory, SegmentFiles.SegmentName(id));
+        var next = new SegmentInfo(id, LogRecordCodec.KindLog, path, LogRecordCodec.SegmentHeaderSize);
+        SafeFileHandle handle;
+        while (true)
+        {
+            try
+            {
+                _options.BeforeIo?.Invoke(LogIoOperation.CreateSegment);
+                handle = SegmentFiles.CreateSegment(path, LogRecordCodec.KindLog, id, _lastWrittenSequence, 0);
+                try
+                {
+                    lock (_manifestLock)
+                    {
+                        SegmentFiles.WriteManifest(_directory, [.. _segments.Select(s => s.Id), id], _options.BeforeIo);
+                        _segments.Add(next);
+                    }
+                }
+                catch
+                {
+                    handle.Dispose();
+                    throw;
+                }
+
+                break;
+            }
+            catch (Exception error) when (IsIoFailure(error))
+            {
+                if (!FailAndWait("starting segment after", error))
+                {
+                    seal?.Fail(new ObjectDisposedException(nameof(AppendLog)));
+                    return false;
+                }
+            }
+        }
+
+        LeaveFailure();
+        _currentHandle.Dispose();
+        _currentHandle = handle;
+        _current = next;
+        _dirty = false;
+        Interlocked.Add(ref _logBytes, LogRecordCodec.SegmentHeaderSize);
+        seal?.Complete(new SealResult(sealedSegment.Id, _lastWrittenSequence, seal.HighestCas));
+        return true;
+    }
+
+    private void WriteAt(PendingWrite pending)
+    {
+        _options.BeforeIo?.Invoke(LogIoOperation.Write);
+        RandomAccess.Write(_currentHandle, pending.Buffer.AsSpan(0, pending.Length), pending.Offset);
+    }
+
+    private void Fsync()
+    {
+        _options.BeforeIo?.Invoke(LogIoOperation.Fsync);
+        RandomAccess.FlushToDisk(_currentHandle);
+        Interlocked.Increment(ref _fsyncs);
+        _lastFsyncTimestamp = _time.GetTimestamp();
+        _dirty = false;
+        ReleaseUnsynced();
+    }
+
+    private void ReleaseUnsynced()
+    {
+        foreach (var pending in _unsynced)
+        {
+            ReturnBuffer(pending.Buffer);
+        }
+
+        _unsynced.Clear();
+    }
+
+    private void Publish(long end)
+    {
+        TaskCompletionSource? done;
+        bool recovered;
+        lock (_waitLock)
+        {
+            Volatile.Write(ref _durablePosition, end);
+            done = _inFlightWaiters;
+            _inFlightWaiters = null;
+            recovered = _failure is not null;
+            _failure = null;
+        }
+
+        if (recovered)
+        {
+            _log?.Invoke($"cairn log: writes to {_current.Path} succeed again; accepting writes");
+        }
+
+        done?.TrySetResult();
+    }
+
+    private void LeaveFailure()
+    {
+        if (Volatile.Read(ref _failure) is null)
+        {
+            return;
+        }
+
+        lock (_waitLock)
+        {
+            _failure = null;
+        }
+
+        _log?.Invoke($"cairn log: writes to {_current.Path} succeed again; accepting writes");
+    }
+
+    /// <summary>Records a failed write or fsync, faults the waiters, and waits before the retry. False when the log is closing and the last attempt failed too.</summary>
+    private bool FailAndWait(string action, Exception error)
+    {
+        Interlocked.Increment(ref _writeErrors);
+        var failure = new LogWriteException($"cairn log: {action} {_current.Path} failed: {error.Message}", error);
+        Volatile.Write(ref _lastError, failure.Message);
+        EnterFailure(failure, logIt: Volatile.Read(ref _failure) is null);
+        lock (_appendLock)
+        {
+            if (_abandoned || (_closing && ++_attemptsWhileClosing > 1))
+            {
+                return false;
+            }
+
+            if (!_closing)
+            {
+                Monitor.Wait(_appendLock, _options.RetryInterval);
+            }
+
+            return !_abandoned;
+        }
+    }
+
+    private void EnterFailure(LogWriteException failure, bool logIt)
+    {
+        TaskCompletionSource? inFlight;
+        TaskCompletionSource? next;
+        lock (_waitLock)
+        {
+            _failure = failure;
+            inFlight = _inFlightWaiters;
+            next = _nextWaiters;
+            _inFlightWaiters = null;
+            _nextWaiters = null;
+        }
+
+        if (logIt)
+        {
+            _log?.Invoke(failure.Message + $"; refusing writes and retrying every {_options.RetryInterval.TotalSeconds:0.###} s");
+        }
+
+        inFlight?.TrySetException(failure);
+        next?.TrySetException(failure);
+    }
+
+    /// <summary>The writer is gone: whoever still waits for a position it did not publish is told so.</summary>
+    private void StopWaiters()
+    {
+        TaskCompletionSource? inFlight;
+        TaskCompletionSource? next;
+        Exception reason;
+        lock (_waitLock)
+        {
+            _writerStopped = true;
+            inFlight = _inFlightWaiters;
+            next = _nextWaiters;
+            _inFlightWaiters = null;
+            _nextWaiters = null;
+            reason = (Exception?)_failure ?? new ObjectDisposedException(nameof(AppendLog), "the log was closed before this position was written");
+        }
+
+        inFlight?.TrySetException(reason);
+        next?.TrySetException(reason);
+
+        SealRequest? seal;
+        lock (_appendLock)
+        {
+            seal = _sealRequest;
+            _sealRequest = null;
+        }
+
+        seal?.Fail(new ObjectDisposedException(nameof(AppendLog)));
+    }
+
+    private static bool IsIoFailure(Exception error) => error is IOException or UnauthorizedAccessException;
+
+    private readonly record struct PendingWrite(byte[] Buffer, int Length, long Offset);
+}

@@ -1,0 +1,507 @@
+using System.Buffers;
+using Cairn.Storage.Recovery;
+
+namespace Cairn.Storage.Log;
+
+/// <summary>
+/// The append-only log. Appends only copy the record into an in-memory batch under a short lock and return its
+/// position; one writer thread writes each batch with a single positional write and, per <see cref="FsyncPolicy"/>,
+/// fsyncs before publishing. <see cref="WaitForDurableAsync"/> completes once a position is published, so many
+/// writers share one write and one fsync (group commit). "Appended" and "durable" are kept apart on purpose:
+/// callers append under their own locks and wait for durability after releasing them.
+/// </summary>
+public sealed partial class AppendLog : IDisposable
+{
+    private const int InitialBufferSize = 64 * 1024;
+
+    /// <summary>Batch buffers bigger than this (grown for a large value) are dropped after use rather than kept.</summary>
+    private const int MaxPooledBufferSize = 8 * 1024 * 1024;
+
+    private readonly LogOptions _options;
+    private readonly string _directory;
+    private readonly FileStream _lockFile;
+    private readonly TimeProvider _time;
+    private readonly Action<string>? _log;
+    private readonly Thread _writer;
+    private readonly SemaphoreSlim _compactionGate = new(1, 1);
+    private readonly CancellationTokenSource _disposeCancellation = new();
+    private readonly TimeSpan _recoveryDuration;
+
+    // Appenders, under _appendLock (the writer pulses and waits on it too).
+    private readonly object _appendLock = new();
+    private readonly Stack<byte[]> _spareBuffers = new();
+    private byte[] _active = new byte[InitialBufferSize];
+    private int _activeLength;
+    private int _activeRecords;
+    private long _appendedPosition;
+    private ulong _lastSequence;
+    private ulong _highestCas;
+    private bool _writerIdle;
+    private int _appendersWaitingForRoom;
+    private bool _closing;
+    private bool _abandoned;
+    private SealRequest? _sealRequest;
+
+    // Waiters, under _waitLock (taken inside _appendLock by the writer, never the other way round).
+    private readonly object _waitLock = new();
+    private long _durablePosition;
+    private long _inFlightEnd;
+    private TaskCompletionSource? _inFlightWaiters;
+    private TaskCompletionSource? _nextWaiters;
+    private LogWriteException? _failure;
+    private bool _writerStopped;
+
+    // The manifest's segments in order; under _manifestLock (the writer adds on rotation, compaction replaces a prefix).
+    private readonly object _manifestLock = new();
+    private readonly List<SegmentInfo> _segments;
+
+    private long _logBytes;
+    private long _snapshotBytes;
+    private long _fsyncs;
+    private long _groupCommits;
+    private long _recordsWritten;
+    private long _maxRecordsPerCommit;
+    private long _writeErrors;
+    private string? _lastError;
+    private long _compactions;
+    private long _lastCompactionTicks;
+    private int _disposed;
+
+    private AppendLog(LogOptions options, string directory, FileStream lockFile, RecoveredLog recovered)
+    {
+        _options = options;
+        _directory = directory;
+        _lockFile = lockFile;
+        _time = options.Time;
+        _log = options.Log;
+        _recoveryDuration = recovered.Report.Duration;
+        _segments = recovered.Segments;
+        _lastSequence = recovered.LastSequence;
+        _lastWrittenSequence = recovered.LastSequence;
+        _highestCas = recovered.HighestCas;
+        _snapshotBytes = recovered.Segments.Count > 0 && recovered.Segments[0].IsSnapshot ? recovered.Segments[0].Length : 0;
+        _lastFsyncTimestamp = _time.GetTimestamp();
+
+        if (_segments.Count == 0 || _segments[^1].IsSnapshot)
+        {
+            // A fresh log, or only a snapshot left: appends go to a new log segment after it.
+            ulong id = _segments.Count == 0 ? 1 : _segments[^1].Id + 1;
+            var path = Path.Combine(directory, SegmentFiles.SegmentName(id));
+            options.BeforeIo?.Invoke(LogIoOperation.CreateSegment);
+            _currentHandle = SegmentFiles.CreateSegment(path, LogRecordCodec.KindLog, id, _lastSequence, 0);
+            _current = new SegmentInfo(id, LogRecordCodec.KindLog, path, LogRecordCodec.SegmentHeaderSize);
+            try
+            {
+                SegmentFiles.WriteManifest(directory, [.. _segments.Select(s => s.Id), id], options.BeforeIo);
+            }
+            catch
+            {
+                _currentHandle.Dispose();
+                throw;
+            }
+
+            _segments.Add(_current);
+        }
+        else
+        {
+            _current = _segments[^1];
+            _currentHandle = File.OpenHandle(_current.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+        }
+
+        foreach (var segment in _segments)
+        {
+            _logBytes += segment.Length;
+        }
+
+        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "cairn-log-writer" };
+        _writer.Start();
+    }
+
+    /// <summary>
+    /// Opens (or creates) the log in <paramref name="options"/>' directory, takes its LOCK, replays every record
+    /// through <paramref name="replay"/> in order, cuts a torn tail, and leaves the log ready for appends.
+    /// </summary>
+    /// <exception cref="DataDirectoryLockedException">Another process or log holds the directory.</exception>
+    /// <exception cref="LogCorruptionException">Damage with valid records after it, and TruncateAtCorruption is not set.</exception>
+    public static AppendLog Open(LogOptions options, LogRecordHandler replay, out RecoveryReport report)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(replay);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.Directory);
+        ArgumentNullException.ThrowIfNull(options.Time);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.SegmentSize);
+
+        var directory = Path.GetFullPath(options.Directory);
+        if (!System.IO.Directory.Exists(directory))
+        {
+            System.IO.Directory.CreateDirectory(directory);
+
+            // The new directory's own entry must survive a power cut too.
+            SegmentFiles.FsyncDirectory(Path.GetDirectoryName(directory) ?? directory);
+        }
+
+        var lockFile = AcquireLock(directory);
+        try
+        {
+            var recovered = LogRecovery.Recover(directory, options, replay);
+            report = recovered.Report;
+            return new AppendLog(options, directory, lockFile, recovered);
+        }
+        catch
+        {
+            lockFile.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The logical position after the last appended record; positions only grow.</summary>
+    public long AppendedPosition => Volatile.Read(ref _appendedPosition);
+
+    /// <summary>The highest position published as durable under the fsync policy.</summary>
+    public long DurablePosition => Volatile.Read(ref _durablePosition);
+
+    /// <summary>False while writes or fsyncs fail (the writer keeps retrying) and after Dispose; refuse writes meanwhile.</summary>
+    public bool IsAcceptingWrites => Volatile.Read(ref _failure) is null && Volatile.Read(ref _disposed) == 0;
+
+    /// <summary>Why writes are refused: the failed operation and the operating system's reason.</summary>
+    public string? FailureReason => Volatile.Read(ref _failure)?.Message;
+
+    /// <summary>Bytes in the live segments (headers included).</summary>
+    public long LogBytes => Interlocked.Read(ref _logBytes);
+
+    /// <summary>
+    /// The live share of <see cref="LogBytes"/> as the caller reports it through <see cref="LogOptions.LiveBytes"/>
+    /// (a live item costs 48 + key + value bytes as a Set record). Without that callback the log cannot tell dead
+    /// bytes from live ones, and this is <see cref="LogBytes"/>.
+    /// </summary>
+    public long LiveBytesEstimate => _options.LiveBytes is { } live ? Math.Min(Math.Max(live(), 0), LogBytes) : LogBytes;
+
+    /// <summary>Bytes that compaction would reclaim, by <see cref="LiveBytesEstimate"/>.</summary>
+    public long DeadBytesEstimate => Math.Max(0, LogBytes - LiveBytesEstimate);
+
+    /// <summary>Bytes of the snapshot the log starts with (0 before the first compaction).</summary>
+    public long SnapshotBytes => Interlocked.Read(ref _snapshotBytes);
+
+    /// <summary>Dead share of the log for a caller that knows its live bytes: 1 - live / <see cref="LogBytes"/>, clamped to [0, 1].</summary>
+    public double DeadRatio(long liveBytes)
+    {
+        long total = LogBytes;
+        return total <= 0 ? 0 : Math.Clamp(1.0 - ((double)liveBytes / total), 0, 1);
+    }
+
+    public long AppendSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt)
+    {
+        LogRecordCodec.ValidateKey(key);
+        LogRecordCodec.ValidateValue(value.Length);
+        int length = LogRecordCodec.SetLength(key.Length, value.Length);
+        lock (_appendLock)
+        {
+            var record = Reserve(length);
+            LogRecordCodec.WriteSet(record, ++_lastSequence, key, value, flags, expiresAt, cas, storedAt);
+            _highestCas = Math.Max(_highestCas, cas);
+            return Commit(length);
+        }
+    }
+
+    /// <summary>The same as the span overload, for a value that arrived in pieces.</summary>
+    public long AppendSet(ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, ulong cas, long storedAt)
+    {
+        LogRecordCodec.ValidateKey(key);
+        LogRecordCodec.ValidateValue(value.Length);
+        int length = LogRecordCodec.SetLength(key.Length, value.Length);
+        lock (_appendLock)
+        {
+            var record = Reserve(length);
+            LogRecordCodec.WriteSet(record, ++_lastSequence, key, value, flags, expiresAt, cas, storedAt);
+            _highestCas = Math.Max(_highestCas, cas);
+            return Commit(length);
+        }
+    }
+
+    public long AppendDelete(ReadOnlySpan<byte> key)
+    {
+        LogRecordCodec.ValidateKey(key);
+        int length = LogRecordCodec.HeaderSize + key.Length;
+        lock (_appendLock)
+        {
+            LogRecordCodec.WriteDelete(Reserve(length), ++_lastSequence, key);
+            return Commit(length);
+        }
+    }
+
+    public long AppendTouch(ReadOnlySpan<byte> key, long expiresAt)
+    {
+        LogRecordCodec.ValidateKey(key);
+        int length = LogRecordCodec.TouchFixedSize + key.Length;
+        lock (_appendLock)
+        {
+            LogRecordCodec.WriteTouch(Reserve(length), ++_lastSequence, key, expiresAt);
+            return Commit(length);
+        }
+    }
+
+    /// <summary>An immediate flush_all: replay drops every item whose cas is at most <paramref name="casUpTo"/>.</summary>
+    public long AppendFlushAll(ulong casUpTo)
+    {
+        lock (_appendLock)
+        {
+            LogRecordCodec.WriteFlush(Reserve(LogRecordCodec.FlushSize), ++_lastSequence, LogRecordType.FlushAll, casUpTo);
+            _highestCas = Math.Max(_highestCas, casUpTo);
+            return Commit(LogRecordCodec.FlushSize);
+        }
+    }
+
+    /// <summary>flush_all with a delay: items stored before <paramref name="flushAtUnixSeconds"/> die once that moment comes.</summary>
+    public long AppendFlushDelayed(long flushAtUnixSeconds)
+    {
+        lock (_appendLock)
+        {
+            LogRecordCodec.WriteFlush(Reserve(LogRecordCodec.FlushSize), ++_lastSequence, LogRecordType.FlushDelayed, (ulong)flushAtUnixSeconds);
+            return Commit(LogRecordCodec.FlushSize);
+        }
+    }
+
+    /// <summary>
+    /// Completes when <paramref name="position"/> (from an Append) is published: written to the file under
+    /// <see cref="FsyncPolicy.No"/> and <see cref="FsyncPolicy.EverySecond"/>, written and fsynced under
+    /// <see cref="FsyncPolicy.Always"/>. Faults with <see cref="LogWriteException"/> when the write or fsync failed,
+    /// or when the log is failing at the time of the call (the record stays queued and is written once the writer's
+    /// retry succeeds, so a fault means "not known to be durable", not "discarded").
+    /// </summary>
+    public ValueTask WaitForDurableAsync(long position, CancellationToken cancellationToken = default)
+    {
+        if (position <= Volatile.Read(ref _durablePosition))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        if (position > Volatile.Read(ref _appendedPosition))
+        {
+            throw new ArgumentOutOfRangeException(nameof(position), position, "beyond the last appended position");
+        }
+
+        Task task;
+        lock (_waitLock)
+        {
+            if (position <= _durablePosition)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            if (_failure is not null)
+            {
+                return ValueTask.FromException(_failure);
+            }
+
+            if (_writerStopped)
+            {
+                return ValueTask.FromException(new ObjectDisposedException(nameof(AppendLog), "the log was closed before this position was written"));
+            }
+
+            if (position <= _inFlightEnd)
+            {
+                task = (_inFlightWaiters ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+            else
+            {
+                task = (_nextWaiters ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+
+        return new ValueTask(cancellationToken.CanBeCanceled ? task.WaitAsync(cancellationToken) : task);
+    }
+
+    public LogStatistics GetStatistics()
+    {
+        long commits = Interlocked.Read(ref _groupCommits);
+        long records = Interlocked.Read(ref _recordsWritten);
+        int segments;
+        lock (_manifestLock)
+        {
+            segments = _segments.Count;
+        }
+
+        return new LogStatistics(
+            LogBytes,
+            segments,
+            Interlocked.Read(ref _fsyncs),
+            commits,
+            records,
+            commits == 0 ? 0 : (double)records / commits,
+            Interlocked.Read(ref _maxRecordsPerCommit),
+            Interlocked.Read(ref _writeErrors),
+            Volatile.Read(ref _lastError),
+            Interlocked.Read(ref _compactions),
+            TimeSpan.FromTicks(Interlocked.Read(ref _lastCompactionTicks)),
+            LiveBytesEstimate,
+            _recoveryDuration);
+    }
+
+    /// <summary>The manifest's segment paths, in order (for tests and diagnostics).</summary>
+    internal string[] SegmentPaths()
+    {
+        lock (_manifestLock)
+        {
+            return [.. _segments.Select(s => s.Path)];
+        }
+    }
+
+    /// <summary>Writes and fsyncs what is buffered, closes the files and releases the directory lock.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _disposeCancellation.Cancel();
+        _compactionGate.Wait();
+        StopWriter(abandon: false);
+        _lockFile.Dispose();
+        _compactionGate.Dispose();
+        _disposeCancellation.Dispose();
+    }
+
+    /// <summary>
+    /// For crash tests: stops as kill -9 would. Buffered records are dropped, nothing is flushed, fsynced or
+    /// tidied; the files are closed and the lock released so the directory can be reopened in-process.
+    /// </summary>
+    internal void Abandon()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _disposeCancellation.Cancel();
+        StopWriter(abandon: true);
+        _lockFile.Dispose();
+    }
+
+    private void StopWriter(bool abandon)
+    {
+        lock (_appendLock)
+        {
+            _closing = true;
+            if (abandon)
+            {
+                _abandoned = true;
+                _activeLength = 0;
+                _activeRecords = 0;
+            }
+
+            Monitor.PulseAll(_appendLock);
+        }
+
+        _writer.Join();
+    }
+
+    private static FileStream AcquireLock(string directory)
+    {
+        var path = Path.Combine(directory, SegmentFiles.LockName);
+        FileStream stream;
+        try
+        {
+            // On Unix, FileShare.None takes flock(LOCK_EX|LOCK_NB): per open file, so a second open in this
+            // process fails as well as one from another process.
+            stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+        }
+        catch (IOException error) when (error is not (FileNotFoundException or DirectoryNotFoundException or PathTooLongException))
+        {
+            throw new DataDirectoryLockedException(directory, error);
+        }
+
+        try
+        {
+            if (!SegmentFiles.TryFlock(stream.SafeFileHandle))
+            {
+                throw new DataDirectoryLockedException(directory, null);
+            }
+
+            // For the operator: which process holds the directory.
+            stream.SetLength(0);
+            var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\n");
+            stream.Write(pid);
+            stream.Flush();
+            return stream;
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    private Span<byte> Reserve(int length)
+    {
+        if (_closing)
+        {
+            ThrowClosed();
+        }
+
+        if (_active.Length - _activeLength < length)
+        {
+            MakeRoom(length);
+        }
+
+        return _active.AsSpan(_activeLength, length);
+    }
+
+    private long Commit(int length)
+    {
+        bool wasEmpty = _activeLength == 0;
+        _activeLength += length;
+        _activeRecords++;
+        Volatile.Write(ref _appendedPosition, _appendedPosition + length);
+        if (wasEmpty && _writerIdle)
+        {
+            // Once per batch, not per append: only the first record into an empty buffer wakes the writer.
+            Monitor.PulseAll(_appendLock);
+        }
+
+        return _appendedPosition;
+    }
+
+    private void MakeRoom(int length)
+    {
+        // A batch cannot outgrow an array: let the writer take what is there first (only with values near 1 GiB).
+        while (_activeLength > 0 && (long)_activeLength + length > Array.MaxLength)
+        {
+            _appendersWaitingForRoom++;
+            Monitor.PulseAll(_appendLock);
+            Monitor.Wait(_appendLock);
+            _appendersWaitingForRoom--;
+            if (_closing)
+            {
+                ThrowClosed();
+            }
+        }
+
+        if (_active.Length - _activeLength >= length)
+        {
+            return;
+        }
+
+        long wanted = Math.Max((long)_active.Length * 2, (long)_activeLength + length);
+        var bigger = new byte[(int)Math.Min(wanted, Array.MaxLength)];
+        _active.AsSpan(0, _activeLength).CopyTo(bigger);
+        _active = bigger;
+    }
+
+    private byte[] TakeSpareBuffer() => _spareBuffers.TryPop(out var buffer) ? buffer : new byte[InitialBufferSize];
+
+    private void ReturnBuffer(byte[] buffer)
+    {
+        if (buffer.Length > MaxPooledBufferSize)
+        {
+            return;
+        }
+
+        lock (_appendLock)
+        {
+            _spareBuffers.Push(buffer);
+        }
+    }
+
+    private static void ThrowClosed() => throw new ObjectDisposedException(nameof(AppendLog));
+}

@@ -1,0 +1,258 @@
+using System.Diagnostics;
+using Cairn.Storage.Log;
+using Xunit.Abstractions;
+
+namespace Cairn.Tests.Log;
+
+/// <summary>A failed write or fsync is never published: waiters fault, writes are refused, and the writer retries until the disk recovers.</summary>
+public sealed class LogFailureTests(ITestOutputHelper output) : IDisposable
+{
+    private const int None = -1;
+
+    private readonly TempDirectory _directory = new();
+    private int _failing = None;
+
+    public void Dispose() => _directory.Dispose();
+
+    [Theory]
+    [InlineData(FsyncPolicy.Always, "Write")]
+    [InlineData(FsyncPolicy.Always, "Fsync")]
+    [InlineData(FsyncPolicy.EverySecond, "Write")]
+    [InlineData(FsyncPolicy.No, "Write")]
+    public async Task Failed_writes_fault_waiters_refuse_writes_and_recover_when_the_disk_does(FsyncPolicy policy, string operation)
+    {
+        var harness = Harness(policy);
+        using (var log = harness.Open())
+        {
+            await log.SetDurablyAsync("before", "ok");
+
+            Fail(Enum.Parse<LogIoOperation>(operation));
+            long failed = log.Set("during", "fails");
+            var error = await Assert.ThrowsAsync<LogWriteException>(async () => await log.WaitForDurableAsync(failed));
+            Assert.Contains("No space left on device (injected)", error.Message);
+            Assert.IsType<IOException>(error.InnerException);
+            Assert.False(log.IsAcceptingWrites);
+            Assert.Contains("No space left on device (injected)", log.FailureReason);
+
+            // While failing, a new wait fails at once instead of hanging the client.
+            long refused = log.Set("while-failing", "queued");
+            await Assert.ThrowsAsync<LogWriteException>(async () => await log.WaitForDurableAsync(refused));
+            var statistics = log.GetStatistics();
+            Assert.True(statistics.WriteErrors >= 1);
+            Assert.Contains("injected", statistics.LastError);
+
+            Fail(null);
+            await LogTestKit.EventuallyAsync(() => log.IsAcceptingWrites, "the retry succeeding");
+            Assert.Null(log.FailureReason);
+            await log.WaitForDurableAsync(refused);
+            await log.SetDurablyAsync("after", "ok");
+            Assert.Contains(harness.Lines, line => line.Contains("accepting writes", StringComparison.Ordinal));
+        }
+
+        // The records whose waits failed were retried at the same offset, not lost or duplicated.
+        Assert.Equal(["before", "during", "while-failing", "after"], harness.Reopen().Select(r => r.Key));
+    }
+
+    [Fact]
+    public async Task A_failed_periodic_fsync_refuses_writes_until_it_succeeds()
+    {
+        var harness = Harness(FsyncPolicy.EverySecond, fsyncInterval: TimeSpan.FromMilliseconds(20));
+        using (var log = harness.Open())
+        {
+            Fail(LogIoOperation.Fsync);
+            await log.SetDurablyAsync("written", "published before its fsync");
+            await LogTestKit.EventuallyAsync(() => !log.IsAcceptingWrites, "the periodic fsync failing");
+            long refused = log.Set("refused", "while fsync fails");
+            await Assert.ThrowsAsync<LogWriteException>(async () => await log.WaitForDurableAsync(refused));
+
+            Fail(null);
+            await LogTestKit.EventuallyAsync(() => log.IsAcceptingWrites, "the fsync retry succeeding");
+            await log.WaitForDurableAsync(refused);
+        }
+
+        Assert.Equal(["written", "refused"], harness.Reopen().Select(r => r.Key));
+    }
+
+    [Fact]
+    public async Task Closing_while_writes_fail_gives_up_after_one_more_attempt_and_faults_the_waiters()
+    {
+        var harness = Harness(FsyncPolicy.Always);
+        var log = harness.Open();
+        await log.SetDurablyAsync("kept", "ok");
+        Fail(LogIoOperation.Write);
+        long lost = log.Set("lost", "never written");
+        await Assert.ThrowsAsync<LogWriteException>(async () => await log.WaitForDurableAsync(lost));
+
+        log.Dispose();
+
+        Fail(null);
+        Assert.Equal(["kept"], harness.Reopen().Select(r => r.Key));
+    }
+
+    [Fact]
+    public async Task Failed_rotation_is_retried_and_no_record_is_lost()
+    {
+        var harness = Harness(FsyncPolicy.Always, segmentSize: 4096);
+        using (var log = harness.Open())
+        {
+            Fail(LogIoOperation.CreateSegment);
+            var waits = new List<Task>();
+            for (int i = 0; i < 60; i++)
+            {
+                waits.Add(log.WaitForDurableAsync(log.Set($"key-{i:000}", new string('v', 100))).AsTask());
+            }
+
+            await LogTestKit.EventuallyAsync(() => !log.IsAcceptingWrites, "the rotation failing");
+            Fail(null);
+            await LogTestKit.EventuallyAsync(() => log.IsAcceptingWrites, "the rotation retry succeeding");
+            await log.WaitForDurableAsync(log.AppendedPosition);
+            Assert.True(log.GetStatistics().Segments >= 2);
+        }
+
+        Assert.Equal(60, harness.Reopen().Count);
+    }
+
+    /// <summary>
+    /// A real full disk: a 1 MiB tmpfs (needs root and permission to mount; skipped otherwise), a ballast file, and
+    /// appends until the kernel says ENOSPC. Deleting the ballast lets the writer's retry succeed.
+    /// </summary>
+    [TmpfsFact]
+    public async Task A_really_full_disk_refuses_writes_and_recovers_when_space_is_freed()
+    {
+        var mountPoint = _directory.File("tmpfs");
+        Directory.CreateDirectory(mountPoint);
+        Assert.True(TmpfsFactAttribute.Mount(mountPoint, "1m"), "mount failed although the probe succeeded");
+        try
+        {
+            var ballast = Path.Combine(mountPoint, "ballast");
+            File.WriteAllBytes(ballast, new byte[600 * 1024]);
+            var harness = new LogHarness(Path.Combine(mountPoint, "data")) { Fsync = FsyncPolicy.Always, RetryInterval = TimeSpan.FromMilliseconds(20) };
+            var acknowledged = new List<string>();
+            var appended = new List<string>();
+            LogWriteException? full = null;
+            using (var log = harness.Open())
+            {
+                var value = new string('x', 16 * 1024);
+                for (int i = 0; i < 200 && full is null; i++)
+                {
+                    var key = $"key-{i:000}";
+                    long position = log.Set(key, value);
+                    appended.Add(key);
+                    try
+                    {
+                        await log.WaitForDurableAsync(position);
+                        acknowledged.Add(key);
+                    }
+                    catch (LogWriteException error)
+                    {
+                        full = error;
+                    }
+                }
+
+                Assert.NotNull(full);
+                output.WriteLine($"{acknowledged.Count} records acknowledged before: {full.Message}");
+                Assert.Contains("No space left on device", full.Message);
+                Assert.False(log.IsAcceptingWrites);
+
+                File.Delete(ballast);
+                await LogTestKit.EventuallyAsync(() => log.IsAcceptingWrites, "the retry after space was freed");
+                await log.SetDurablyAsync("after", "space freed");
+                appended.Add("after");
+            }
+
+            var replayed = harness.Reopen().Select(r => r.Key).ToList();
+            Assert.Equal(appended, replayed);
+            Assert.Equal(acknowledged, replayed.Take(acknowledged.Count));
+        }
+        finally
+        {
+            TmpfsFactAttribute.Unmount(mountPoint);
+        }
+    }
+
+    private void Fail(LogIoOperation? operation) => Volatile.Write(ref _failing, operation is { } failing ? (int)failing : None);
+
+    private LogHarness Harness(FsyncPolicy policy, long segmentSize = LogOptions.DefaultSegmentSize, TimeSpan? fsyncInterval = null) => new(_directory.Path)
+    {
+        Fsync = policy,
+        SegmentSize = segmentSize,
+        RetryInterval = TimeSpan.FromMilliseconds(20),
+        FsyncInterval = fsyncInterval ?? TimeSpan.FromSeconds(1),
+        BeforeIo = operation =>
+        {
+            if (Volatile.Read(ref _failing) == (int)operation)
+            {
+                throw new IOException("No space left on device (injected)");
+            }
+        },
+    };
+}
+
+/// <summary>Runs only where a tmpfs can be mounted (root with CAP_SYS_ADMIN, as in this project's sandbox); skipped elsewhere.</summary>
+public sealed class TmpfsFactAttribute : FactAttribute
+{
+    private static readonly Lazy<string?> Unavailable = new(Probe);
+
+    public TmpfsFactAttribute()
+    {
+        if (Unavailable.Value is { } reason)
+        {
+            Skip = reason;
+        }
+    }
+
+    public static bool Mount(string mountPoint, string size) => Run("mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", mountPoint) == 0;
+
+    public static void Unmount(string mountPoint) => Run("umount", "-l", mountPoint);
+
+    private static string? Probe()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.UserName != "root")
+        {
+            return "mounting a tmpfs needs root on Linux";
+        }
+
+        var probe = Path.Combine(Path.GetTempPath(), "cairn-tmpfs-probe-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(probe);
+        try
+        {
+            if (!Mount(probe, "64k"))
+            {
+                return "mounting a tmpfs is not permitted here";
+            }
+
+            Unmount(probe);
+            return null;
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(probe);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private static int Run(string command, params string[] arguments)
+    {
+        try
+        {
+            var start = new ProcessStartInfo(command) { RedirectStandardError = true, RedirectStandardOutput = true };
+            foreach (var argument in arguments)
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            using var process = Process.Start(start)!;
+            process.WaitForExit(30_000);
+            return process.HasExited ? process.ExitCode : -1;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return -1;
+        }
+    }
+}
