@@ -25,6 +25,18 @@ try
 
     await using var server = CairnServer.Create(options);
     await server.StartAsync();
+    if (server.Context.Durability is { } durability)
+    {
+        var recovered = durability.Recovery;
+        Console.Error.WriteLine(
+            $"cairn-server: recovered {recovered.Records} records ({recovered.Bytes} bytes, {recovered.Segments} segments) " +
+            $"from {Path.GetFullPath(options.DataDirectory)} in {recovered.Duration.TotalSeconds:F3} s; fsync {options.Fsync}");
+    }
+    else
+    {
+        Console.Error.WriteLine("cairn-server: --no-persist: nothing is written to disk");
+    }
+
     foreach (var ignored in options.IgnoredOptions)
     {
         Console.Error.WriteLine($"cairn-server: ignoring {ignored}");
@@ -39,8 +51,14 @@ catch (CommandLineException error)
     Console.Error.WriteLine($"cairn-server: {error.Message}");
     return 64;
 }
+catch (Cairn.Storage.Log.LogCorruptionException error)
+{
+    Console.Error.WriteLine($"cairn-server: {error.Message}");
+    return 65;
+}
 catch (IOException error)
 {
+    // Includes a data directory locked by another server.
     Console.Error.WriteLine($"cairn-server: {error.Message}");
     return 71;
 }

@@ -25,6 +25,9 @@ public enum TextCommandKind : byte
     Stats,
     CacheMemlimit,
     Shutdown,
+
+    /// <summary>Cairn's own: rewrite the log as a snapshot of the live items, reply OK when done.</summary>
+    Compact,
 }
 
 public static class TextCommandKindExtensions
@@ -32,4 +35,9 @@ public static class TextCommandKindExtensions
     public static bool IsStorage(this TextCommandKind kind) => kind is >= TextCommandKind.Set and <= TextCommandKind.Cas;
 
     public static bool IsRetrieval(this TextCommandKind kind) => kind is >= TextCommandKind.Get and <= TextCommandKind.Gats;
+
+    /// <summary>Commands that may change what a restart would see, and so wait for the log before their reply goes out.</summary>
+    public static bool Mutates(this TextCommandKind kind) =>
+        kind.IsStorage() || kind is TextCommandKind.Delete or TextCommandKind.Incr or TextCommandKind.Decr
+            or TextCommandKind.Touch or TextCommandKind.Gat or TextCommandKind.Gats or TextCommandKind.FlushAll;
 }

@@ -91,6 +91,9 @@ public static class TextCommandParser
             case TextCommandKind.Shutdown:
                 command.Kind = TextCommandKind.Shutdown;
                 break;
+            case TextCommandKind.Compact:
+                command.Kind = TextCommandKind.Compact;
+                break;
             default:
                 command.Refuse(TextReplies.Error);
                 break;
@@ -148,6 +151,7 @@ public static class TextCommandParser
                 if (Ascii.EqualsIgnoreCase(name, "replace"u8)) { return TextCommandKind.Replace; }
                 if (Ascii.EqualsIgnoreCase(name, "prepend"u8)) { return TextCommandKind.Prepend; }
                 if (Ascii.EqualsIgnoreCase(name, "version"u8)) { return TextCommandKind.Version; }
+                if (Ascii.EqualsIgnoreCase(name, "compact"u8)) { return TextCommandKind.Compact; }
                 break;
             case 8:
                 if (Ascii.EqualsIgnoreCase(name, "shutdown"u8)) { return TextCommandKind.Shutdown; }

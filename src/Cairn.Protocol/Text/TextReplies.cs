@@ -31,6 +31,8 @@ public static class TextReplies
     public static ReadOnlySpan<byte> ObjectTooLarge => "SERVER_ERROR object too large for cache\r\n"u8;
     public static ReadOnlySpan<byte> OutOfMemoryStoring => "SERVER_ERROR out of memory storing object\r\n"u8;
     public static ReadOnlySpan<byte> OutOfMemory => "SERVER_ERROR out of memory\r\n"u8;
+    public static ReadOnlySpan<byte> PersistenceOff => "SERVER_ERROR persistence is off (--no-persist)\r\n"u8;
+    public static ReadOnlySpan<byte> ServerErrorPrefix => "SERVER_ERROR "u8;
     public static ReadOnlySpan<byte> TooManyConnections => "ERROR Too many open connections\r\n"u8;
     public static ReadOnlySpan<byte> MemlimitTooSmall => "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n"u8;
     public static ReadOnlySpan<byte> MemlimitNotBytes => "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n"u8;

@@ -2,6 +2,7 @@ using System.IO.Pipelines;
 using Cairn.Protocol.Text;
 using Cairn.Server.Hosting;
 using Cairn.Server.Stats;
+using Cairn.Storage.Log;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
@@ -33,7 +34,7 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
         LogOpened(logger, info.Id, connection.RemoteEndPoint);
         try
         {
-            await RunAsync(session, input, output, info);
+            await RunAsync(session, connection, info);
         }
         catch (ConnectionResetException)
         {
@@ -51,9 +52,12 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
         }
     }
 
-    private static async Task RunAsync(TextProtocolSession session, PipeReader input, PipeWriter output, ConnectionInfo info)
+    private async Task RunAsync(TextProtocolSession session, ConnectionContext connection, ConnectionInfo info)
     {
+        var input = connection.Transport.Input;
+        var output = connection.Transport.Output;
         var totals = session.Counters;
+        var durability = context.Durability;
         while (true)
         {
             info.State = "conn_waiting";
@@ -70,7 +74,7 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
             var outcome = session.Process(ref buffer, output);
             totals.Add(Counter.BytesRead, available - buffer.Length);
 
-            if (outcome == BatchOutcome.FlushAndContinue)
+            if (outcome is BatchOutcome.FlushAndContinue or BatchOutcome.AwaitOperation)
             {
                 input.AdvanceTo(buffer.Start);
             }
@@ -79,16 +83,38 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
                 input.AdvanceTo(buffer.Start, buffer.End);
             }
 
-            var unflushed = output.UnflushedBytes;
-            if (unflushed > 0)
+            // The acknowledgement barrier: replies to this batch's writes leave only once the log holds them.
+            if (durability is not null && session.TakeWritesPending())
             {
-                info.State = "conn_mwrite";
-                totals.Add(Counter.BytesWritten, unflushed);
-                var flush = await output.FlushAsync();
-                if (flush.IsCompleted)
+                info.State = "conn_log_wait";
+                try
+                {
+                    await durability.WaitForDurableAsync();
+                }
+                catch (LogWriteException error)
+                {
+                    // Never acknowledged, so nothing is lost: drop the connection with its replies unsent.
+                    LogUnacknowledged(logger, info.Id, error.Message);
+                    connection.Abort(new ConnectionAbortedException("the log could not be written"));
+                    return;
+                }
+            }
+
+            if (!await FlushAsync(output, info, totals))
+            {
+                return;
+            }
+
+            if (outcome == BatchOutcome.AwaitOperation)
+            {
+                info.State = "conn_compacting";
+                await session.CompletePendingAsync(output);
+                if (!await FlushAsync(output, info, totals))
                 {
                     return;
                 }
+
+                continue;
             }
 
             if (outcome == BatchOutcome.Close || (result.IsCompleted && outcome == BatchOutcome.NeedMoreData))
@@ -97,6 +123,23 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
             }
         }
     }
+
+    private static async ValueTask<bool> FlushAsync(PipeWriter output, ConnectionInfo info, CounterSet totals)
+    {
+        var unflushed = output.UnflushedBytes;
+        if (unflushed == 0)
+        {
+            return true;
+        }
+
+        info.State = "conn_mwrite";
+        totals.Add(Counter.BytesWritten, unflushed);
+        var flush = await output.FlushAsync();
+        return !flush.IsCompleted;
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "connection {Id}: replies withheld and connection dropped, the log could not be written: {Reason}")]
+    private static partial void LogUnacknowledged(ILogger logger, long id, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "connection {Id} opened from {Remote}")]
     private static partial void LogOpened(ILogger logger, long id, System.Net.EndPoint? remote);

@@ -18,6 +18,9 @@ public enum BatchOutcome
 
     /// <summary>quit, an unframeable line, or shutdown: flush and close.</summary>
     Close,
+
+    /// <summary>A command needs to wait (compact): flush what is answered, await <see cref="TextProtocolSession.CompletePendingAsync"/>, carry on.</summary>
+    AwaitOperation,
 }
 
 /// <summary>
@@ -53,7 +56,36 @@ public sealed class TextProtocolSession : IDisposable
         Connection = connection;
     }
 
+    private Task? _pendingOperation;
+
     public CounterSet Counters { get; } = new();
+
+    /// <summary>Set when the batch ran a command that may have changed what a restart sees.</summary>
+    public bool WritesPending { get; private set; }
+
+    /// <summary>Reads and clears <see cref="WritesPending"/>.</summary>
+    public bool TakeWritesPending()
+    {
+        var pending = WritesPending;
+        WritesPending = false;
+        return pending;
+    }
+
+    /// <summary>Awaits the operation a command started (compact) and writes its reply.</summary>
+    public async Task CompletePendingAsync(PipeWriter output)
+    {
+        var operation = _pendingOperation ?? Task.CompletedTask;
+        _pendingOperation = null;
+        try
+        {
+            await operation;
+            TextResponseWriter.Write(output, TextReplies.Ok);
+        }
+        catch (Exception error) when (error is IOException or InvalidOperationException)
+        {
+            WriteServerError(output, error.Message);
+        }
+    }
 
     public ConnectionInfo? Connection { get; }
 
@@ -91,7 +123,12 @@ public sealed class TextProtocolSession : IDisposable
             var step = ProcessOne(ref buffer, output);
             if (step != StepResult.Done)
             {
-                return step == StepResult.NeedMore ? BatchOutcome.NeedMoreData : BatchOutcome.Close;
+                return step switch
+                {
+                    StepResult.NeedMore => BatchOutcome.NeedMoreData,
+                    StepResult.AwaitOperation => BatchOutcome.AwaitOperation,
+                    _ => BatchOutcome.Close,
+                };
             }
         }
     }
@@ -101,6 +138,7 @@ public sealed class TextProtocolSession : IDisposable
         Done,
         NeedMore,
         Close,
+        AwaitOperation,
     }
 
     private StepResult ProcessOne(ref ReadOnlySequence<byte> buffer, IBufferWriter<byte> output)
@@ -180,6 +218,11 @@ public sealed class TextProtocolSession : IDisposable
             return StepResult.Done;
         }
 
+        if (RefusedByLog(output, command.NoReply))
+        {
+            return StepResult.Done;
+        }
+
         var data = rest.Slice(0, command.ByteCount);
         var mode = command.Kind switch
         {
@@ -231,6 +274,11 @@ public sealed class TextProtocolSession : IDisposable
 
     private StepResult Execute(ref TextCommand command, IBufferWriter<byte> output)
     {
+        if (command.Kind.Mutates() && RefusedByLog(output, command.NoReply))
+        {
+            return StepResult.Done;
+        }
+
         switch (command.Kind)
         {
             case TextCommandKind.Get:
@@ -276,6 +324,15 @@ public sealed class TextProtocolSession : IDisposable
                 break;
             case TextCommandKind.Shutdown:
                 return ExecuteShutdown(ref command, output);
+            case TextCommandKind.Compact:
+                if (_context.Durability is null)
+                {
+                    TextResponseWriter.Write(output, TextReplies.PersistenceOff);
+                    return StepResult.Done;
+                }
+
+                _pendingOperation = _context.Durability.CompactAsync();
+                return StepResult.AwaitOperation;
         }
 
         return StepResult.Done;
@@ -392,6 +449,42 @@ public sealed class TextProtocolSession : IDisposable
 
         TextResponseWriter.Write(output, TextReplies.InvalidShutdownMode);
         return StepResult.Done;
+    }
+
+    /// <summary>
+    /// Whether the log has stopped accepting writes (disk full, I/O error); if so the client hears why and
+    /// nothing changes, so nothing is acknowledged that a restart would not show. Otherwise the write goes
+    /// ahead and the batch's replies wait for the log.
+    /// </summary>
+    private bool RefusedByLog(IBufferWriter<byte> output, bool noReply)
+    {
+        var durability = _context.Durability;
+        if (durability is null)
+        {
+            return false;
+        }
+
+        if (durability.IsAcceptingWrites)
+        {
+            WritesPending = true;
+            return false;
+        }
+
+        if (!noReply)
+        {
+            WriteServerError(output, "writes refused: " + (durability.FailureReason ?? "the log cannot be written"));
+        }
+
+        return true;
+    }
+
+    private static void WriteServerError(IBufferWriter<byte> output, string reason)
+    {
+        TextResponseWriter.Write(output, TextReplies.ServerErrorPrefix);
+
+        // A reason from the OS must not break the reply line.
+        TextResponseWriter.Write(output, Encoding.ASCII.GetBytes(reason.ReplaceLineEndings(" ")));
+        TextResponseWriter.Write(output, TextReplies.Crlf);
     }
 
     private static void Reply(IBufferWriter<byte> output, ReadOnlySpan<byte> reply, bool noReply)

@@ -1,6 +1,7 @@
 using System.Net;
 using Cairn.Server.Connections;
 using Cairn.Storage;
+using Cairn.Storage.Durability;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -22,11 +23,14 @@ public sealed class CairnServer : IAsyncDisposable
     private readonly IItemStore _store;
     private bool _disposed;
 
-    private CairnServer(WebApplication app, ServerContext context, IItemStore store)
+    private readonly DurableStore? _durability;
+
+    private CairnServer(WebApplication app, ServerContext context, IItemStore store, DurableStore? durability)
     {
         _app = app;
         Context = context;
         _store = store;
+        _durability = durability;
     }
 
     public ServerContext Context { get; }
@@ -40,7 +44,23 @@ public sealed class CairnServer : IAsyncDisposable
     {
         time ??= TimeProvider.System;
         var store = new SlabItemStore(options.ToStoreOptions(time));
-        var context = new ServerContext(store, options, time);
+        DurableStore? durability = null;
+        if (options.Persist)
+        {
+            try
+            {
+                // Replays the log before anything listens, so the first client sees everything acknowledged.
+                Action<string>? report = configureLogging is null ? message => Console.Error.WriteLine($"cairn-server: {message}") : null;
+                durability = DurableStore.Open(store, options.ToDurabilityOptions(time, report));
+            }
+            catch
+            {
+                store.Dispose();
+                throw;
+            }
+        }
+
+        var context = new ServerContext(store, options, time, durability);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -97,7 +117,7 @@ public sealed class CairnServer : IAsyncDisposable
         });
 
         var app = builder.Build();
-        var server = new CairnServer(app, context, store);
+        var server = new CairnServer(app, context, store, durability);
         context.ShutdownRequested += () => app.Lifetime.StopApplication();
         app.Lifetime.ApplicationStopping.Register(context.Connections.StopAll);
         return server;
@@ -136,6 +156,9 @@ public sealed class CairnServer : IAsyncDisposable
 
         _disposed = true;
         await _app.DisposeAsync();
+
+        // Connections are gone; write and sync what the log still holds before the memory goes.
+        _durability?.Dispose();
         _store.Dispose();
     }
 

@@ -117,6 +117,38 @@ public static class CommandLine
                     }
 
                     break;
+                case "data-dir":
+                    options.DataDirectory = Value();
+                    break;
+                case "no-persist":
+                    options.Persist = false;
+                    break;
+                case "fsync":
+                    options.Fsync = Value() switch
+                    {
+                        "always" => Cairn.Storage.Log.FsyncPolicy.Always,
+                        "everysec" => Cairn.Storage.Log.FsyncPolicy.EverySecond,
+                        "no" => Cairn.Storage.Log.FsyncPolicy.No,
+                        var other => throw new CommandLineException($"--fsync takes always, everysec or no, not '{other}'"),
+                    };
+                    break;
+                case "segment-size":
+                    options.SegmentSize = ParseSize(Value(), arg, defaultUnit: 1024 * 1024);
+                    break;
+                case "truncate-corrupt-log":
+                    options.TruncateCorruptLog = true;
+                    break;
+                case "compact-min-size":
+                    options.CompactMinimumBytes = ParseSize(Value(), arg, defaultUnit: 1024 * 1024);
+                    break;
+                case "compact-dead-ratio":
+                    options.CompactDeadRatio = double.Parse(Value(), CultureInfo.InvariantCulture);
+                    if (options.CompactDeadRatio is <= 0 or >= 1)
+                    {
+                        throw new CommandLineException("--compact-dead-ratio must be between 0 and 1");
+                    }
+
+                    break;
                 case "verbose":
                     options.Verbosity++;
                     break;
@@ -160,6 +192,16 @@ public static class CommandLine
         -A, --enable-shutdown     allow the "shutdown" command
         -F, --disable-flush-all   refuse the "flush_all" command
         -t, --threads=<num>       accepted; .NET's thread pool serves connections (default: 4)
+            --data-dir=<path>     where the append-only log lives (default: ./data)
+            --fsync=<mode>        always: reply after fsync (group commit); everysec: fsync each
+                                  second, a power cut may lose about a second; no: leave it to the OS.
+                                  In every mode a reply is sent only after its write reached the file,
+                                  so kill -9 loses nothing acknowledged (default: everysec)
+            --no-persist          keep nothing on disk (a pure cache)
+            --segment-size=<mb>   start a new log segment past this size (default: 64)
+            --compact-min-size=<mb>  compact in the background once the log is this big... (default: 64)
+            --compact-dead-ratio=<r> ...and this share of it is dead (default: 0.5)
+            --truncate-corrupt-log   start even if the log is damaged in the middle, cutting it there
         -v, -vv, --verbose        more logging
         -U, -u, -o, -R, -b, -n, -B, -P, -k, -C, -L, -r   accepted and ignored (memcached compatibility)
         -h, --help                this text

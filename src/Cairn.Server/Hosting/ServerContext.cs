@@ -1,5 +1,6 @@
 using Cairn.Server.Stats;
 using Cairn.Storage;
+using Cairn.Storage.Durability;
 
 namespace Cairn.Server.Hosting;
 
@@ -8,9 +9,10 @@ public sealed class ServerContext
 {
     private int _verbosity;
 
-    public ServerContext(IItemStore store, ServerOptions options, TimeProvider time)
+    public ServerContext(IItemStore store, ServerOptions options, TimeProvider time, DurableStore? durability = null)
     {
         Store = store;
+        Durability = durability;
         Options = options;
         Time = time;
         Statistics = new ServerStatistics(time);
@@ -18,6 +20,9 @@ public sealed class ServerContext
     }
 
     public IItemStore Store { get; }
+
+    /// <summary>The log behind the store; null with --no-persist.</summary>
+    public DurableStore? Durability { get; }
 
     public ServerOptions Options { get; }
 

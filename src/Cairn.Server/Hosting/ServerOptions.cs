@@ -1,4 +1,6 @@
 using Cairn.Storage;
+using Cairn.Storage.Durability;
+using Cairn.Storage.Log;
 
 namespace Cairn.Server.Hosting;
 
@@ -40,6 +42,22 @@ public sealed class ServerOptions
 
     public int UdpPort { get; set; }
 
+    /// <summary>--data-dir: where the log lives.</summary>
+    public string DataDirectory { get; set; } = "./data";
+
+    /// <summary>--no-persist: a pure cache, and the baseline the fsync modes are measured against.</summary>
+    public bool Persist { get; set; } = true;
+
+    public FsyncPolicy Fsync { get; set; } = FsyncPolicy.EverySecond;
+
+    public long SegmentSize { get; set; } = 64L * 1024 * 1024;
+
+    public bool TruncateCorruptLog { get; set; }
+
+    public long CompactMinimumBytes { get; set; } = 64L * 1024 * 1024;
+
+    public double CompactDeadRatio { get; set; } = 0.5;
+
     public List<string> IgnoredOptions { get; } = [];
 
     public bool ShowHelp { get; set; }
@@ -47,6 +65,18 @@ public sealed class ServerOptions
     public bool ShowVersion { get; set; }
 
     public bool TcpEnabled => UnixSocketPath is null || PortGiven;
+
+    public DurabilityOptions ToDurabilityOptions(TimeProvider time, Action<string>? log) => new()
+    {
+        DataDirectory = DataDirectory,
+        Fsync = Fsync,
+        SegmentSize = SegmentSize,
+        TruncateAtCorruption = TruncateCorruptLog,
+        CompactMinimumBytes = CompactMinimumBytes,
+        CompactDeadRatio = CompactDeadRatio,
+        Time = time,
+        Log = log,
+    };
 
     public StoreOptions ToStoreOptions(TimeProvider time) => new()
     {

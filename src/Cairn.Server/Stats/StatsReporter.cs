@@ -154,6 +154,41 @@ public sealed class StatsReporter(ServerContext context)
         yield return ("reclaimed", Num(store.Reclaimed));
         yield return ("total_malloced", Num(store.TotalMallocedPages));
         yield return ("bytes", Num(store.Bytes));
+        foreach (var line in Persistence())
+        {
+            yield return line;
+        }
+    }
+
+    private IEnumerable<(string, string)> Persistence()
+    {
+        var durability = context.Durability;
+        yield return ("persist", durability is null ? "no" : "yes");
+        if (durability is null)
+        {
+            yield break;
+        }
+
+        var log = durability.Log.GetStatistics();
+        var recovery = durability.Recovery;
+        yield return ("fsync", context.Options.Fsync.ToString());
+        yield return ("log_accepting_writes", durability.IsAcceptingWrites ? "1" : "0");
+        yield return ("log_bytes", Num(log.LogBytes));
+        yield return ("log_live_bytes", Num(log.LiveBytesEstimate));
+        yield return ("log_segments", Num(log.Segments));
+        yield return ("log_records_written", Num(log.RecordsWritten));
+        yield return ("log_fsyncs", Num(log.Fsyncs));
+        yield return ("log_group_commits", Num(log.GroupCommits));
+        yield return ("log_group_commit_avg_records", log.AverageRecordsPerCommit.ToString("F2", CultureInfo.InvariantCulture));
+        yield return ("log_group_commit_max_records", Num(log.MaxRecordsPerCommit));
+        yield return ("log_write_errors", Num(log.WriteErrors));
+        yield return ("log_last_error", log.LastError is null ? "none" : log.LastError.ReplaceLineEndings(" ").Replace(' ', '_'));
+        yield return ("log_compactions", Num(log.Compactions));
+        yield return ("log_last_compaction_seconds", log.LastCompactionDuration.TotalSeconds.ToString("F3", CultureInfo.InvariantCulture));
+        yield return ("recovery_seconds", recovery.Duration.TotalSeconds.ToString("F3", CultureInfo.InvariantCulture));
+        yield return ("recovery_records", Num(recovery.Records));
+        yield return ("recovery_bytes", Num(recovery.Bytes));
+        yield return ("recovery_torn_bytes_removed", Num(recovery.TornBytesRemoved));
     }
 
     private IEnumerable<(string, string)> Settings()

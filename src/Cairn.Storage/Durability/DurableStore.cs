@@ -1,0 +1,176 @@
+using Cairn.Storage.Log;
+
+namespace Cairn.Storage.Durability;
+
+/// <summary>
+/// The store made durable: on open the log is replayed into it, then every change it reports is
+/// appended; callers wait for <see cref="WaitForDurableAsync"/> before acknowledging writes. Compaction
+/// runs on demand and in the background when dead bytes pass the configured share of the log.
+/// </summary>
+public sealed class DurableStore : IDisposable
+{
+    private readonly SlabItemStore _store;
+    private readonly DurabilityOptions _options;
+    private readonly SemaphoreSlim _compactionGate = new(1, 1);
+    private readonly ITimer _compactionTimer;
+    private int _disposed;
+
+    private DurableStore(SlabItemStore store, AppendLog log, RecoveryReport recovery, DurabilityOptions options)
+    {
+        _store = store;
+        Log = log;
+        Recovery = recovery;
+        _options = options;
+        _compactionTimer = options.Time.CreateTimer(
+            static state => _ = ((DurableStore)state!).CompactIfWorthwhileAsync(),
+            this,
+            options.CompactCheckInterval,
+            options.CompactCheckInterval);
+    }
+
+    public AppendLog Log { get; }
+
+    public RecoveryReport Recovery { get; }
+
+    public bool IsAcceptingWrites => Log.IsAcceptingWrites;
+
+    public string? FailureReason => Log.FailureReason;
+
+    /// <summary>Replays the log in <paramref name="options"/>'s directory into <paramref name="store"/> and journals from then on.</summary>
+    public static DurableStore Open(SlabItemStore store, DurabilityOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        var logOptions = new LogOptions
+        {
+            Directory = options.DataDirectory,
+            Fsync = options.Fsync,
+            SegmentSize = options.SegmentSize,
+            TruncateAtCorruption = options.TruncateAtCorruption,
+            Time = options.Time,
+            Log = options.Log,
+        };
+
+        store.BeginRestore();
+        AppendLog log;
+        RecoveryReport report;
+        try
+        {
+            log = AppendLog.Open(logOptions, (scoped in LogRecord record) => Apply(store, record), out report);
+        }
+        finally
+        {
+            store.CompleteRestore();
+        }
+
+        store.EnsureCasAbove(report.HighestCas);
+        store.AttachJournal(new LogJournal(log));
+        var durable = new DurableStore(store, log, report, options);
+
+        // A log that is mostly garbage (say, a day of overwrites) is compacted before serving.
+        if (durable.IsWorthCompacting())
+        {
+            durable.CompactAsync().GetAwaiter().GetResult();
+        }
+
+        return durable;
+    }
+
+    /// <summary>Completes once everything appended so far is as durable as the fsync policy promises.</summary>
+    public ValueTask WaitForDurableAsync(CancellationToken cancellationToken = default) =>
+        Log.WaitForDurableAsync(Log.AppendedPosition, cancellationToken);
+
+    /// <summary>Rewrites the log as one snapshot of the live items; writes carry on meanwhile.</summary>
+    public async Task CompactAsync(CancellationToken cancellationToken = default)
+    {
+        await _compactionGate.WaitAsync(cancellationToken);
+        try
+        {
+            await Log.CompactAsync(WriteSnapshot, cancellationToken);
+        }
+        finally
+        {
+            _compactionGate.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _compactionTimer.Dispose();
+        _compactionGate.Wait();
+        Log.Dispose();
+        _compactionGate.Dispose();
+    }
+
+    private bool IsWorthCompacting()
+    {
+        var statistics = Log.GetStatistics();
+        if (statistics.LogBytes < _options.CompactMinimumBytes || statistics.LogBytes == 0)
+        {
+            return false;
+        }
+
+        var dead = 1.0 - ((double)statistics.LiveBytesEstimate / statistics.LogBytes);
+        return dead >= _options.CompactDeadRatio;
+    }
+
+    private async Task CompactIfWorthwhileAsync()
+    {
+        if (Volatile.Read(ref _disposed) != 0 || !IsWorthCompacting() || !await _compactionGate.WaitAsync(0))
+        {
+            return;
+        }
+
+        try
+        {
+            await Log.CompactAsync(WriteSnapshot);
+        }
+        catch (Exception error) when (error is IOException or ObjectDisposedException)
+        {
+            _options.Log?.Invoke($"background compaction failed: {error.Message}");
+        }
+        finally
+        {
+            _compactionGate.Release();
+        }
+    }
+
+    private void WriteSnapshot(SnapshotWriter writer)
+    {
+        var visitor = new SnapshotVisitor(writer);
+        _store.ForEachLiveItem(ref visitor);
+    }
+
+    private static void Apply(SlabItemStore store, scoped in LogRecord record)
+    {
+        switch (record.Type)
+        {
+            case LogRecordType.Set:
+                store.RestoreSet(record.Key, record.Value, record.Flags, record.ExpiresAt, record.Cas, record.StoredAt);
+                break;
+            case LogRecordType.Delete:
+                store.RestoreRemove(record.Key);
+                break;
+            case LogRecordType.Touch:
+                store.RestoreTouch(record.Key, record.ExpiresAt);
+                break;
+            case LogRecordType.FlushAll:
+                store.RestoreFlushAll(record.Cas);
+                break;
+            case LogRecordType.FlushDelayed:
+                store.RestoreFlushScheduled(record.FlushAt);
+                break;
+        }
+    }
+
+    private readonly struct SnapshotVisitor(SnapshotWriter writer) : IItemVisitor
+    {
+        public void Visit(scoped in ItemView item) =>
+            writer.WriteSet(item.Key, item.Value, item.Flags, item.ExpiresAt, item.Cas, item.StoredAt);
+    }
+}

@@ -1,0 +1,18 @@
+using Cairn.Storage.Log;
+
+namespace Cairn.Storage.Durability;
+
+/// <summary>Turns the store's reported changes into log records; appends only buffer, the log's writer does the I/O.</summary>
+internal sealed class LogJournal(AppendLog log) : IStoreJournal
+{
+    public void Stored(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt) =>
+        log.AppendSet(key, value, flags, expiresAt, cas, storedAt);
+
+    public void Removed(ReadOnlySpan<byte> key) => log.AppendDelete(key);
+
+    public void Touched(ReadOnlySpan<byte> key, long expiresAt) => log.AppendTouch(key, expiresAt);
+
+    public void FlushedAll(ulong casUpTo) => log.AppendFlushAll(casUpTo);
+
+    public void FlushScheduled(long atUnixSeconds) => log.AppendFlushDelayed(atUnixSeconds);
+}
