@@ -32,6 +32,16 @@ public sealed unsafe partial class SlabItemStore
         SweepAll();
     }
 
+    /// <summary>A delayed flush_all that has not come yet, if any.</summary>
+    public long? PendingFlushAt
+    {
+        get
+        {
+            long pending = Volatile.Read(ref _pendingFlush);
+            return pending > Now() ? pending : null;
+        }
+    }
+
     /// <summary>The highest CAS handed out so far.</summary>
     public ulong HighestCas => Volatile.Read(ref _casCounter);
 

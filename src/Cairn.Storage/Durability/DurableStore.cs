@@ -49,6 +49,9 @@ public sealed class DurableStore : IDisposable
             TruncateAtCorruption = options.TruncateAtCorruption,
             Time = options.Time,
             Log = options.Log,
+
+            // Only the store knows what is live: a live item's Set record is exactly what its "bytes" counts.
+            LiveBytes = () => store.GetStatistics().Bytes,
         };
 
         store.BeginRestore();
@@ -115,8 +118,7 @@ public sealed class DurableStore : IDisposable
             return false;
         }
 
-        var dead = 1.0 - ((double)statistics.LiveBytesEstimate / statistics.LogBytes);
-        return dead >= _options.CompactDeadRatio;
+        return Log.DeadRatio(_store.GetStatistics().Bytes) >= _options.CompactDeadRatio;
     }
 
     private async Task CompactIfWorthwhileAsync()
@@ -142,6 +144,12 @@ public sealed class DurableStore : IDisposable
 
     private void WriteSnapshot(SnapshotWriter writer)
     {
+        // A flush_all still waiting for its moment must outlive the segments that recorded it.
+        if (_store.PendingFlushAt is { } pending)
+        {
+            writer.WriteFlushDelayed(pending);
+        }
+
         var visitor = new SnapshotVisitor(writer);
         _store.ForEachLiveItem(ref visitor);
     }

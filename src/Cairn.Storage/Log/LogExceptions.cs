@@ -15,10 +15,9 @@ public sealed class LogCorruptionException : Exception
         Offset = offset;
     }
 
-    internal LogCorruptionException(string file, long offset, string message, bool plainMessage)
+    private LogCorruptionException(string message, string file, long offset)
         : base(message)
     {
-        _ = plainMessage;
         File = file;
         Offset = offset;
     }
@@ -26,6 +25,9 @@ public sealed class LogCorruptionException : Exception
     public string File { get; }
 
     public long Offset { get; }
+
+    /// <summary>Damage the truncate flag cannot fix (a damaged or missing MANIFEST): the message says what to do instead.</summary>
+    internal static LogCorruptionException Unrecoverable(string file, long offset, string message) => new(message, file, offset);
 }
 
 /// <summary>A write or fsync of the records being waited for failed; the writer keeps retrying, but this wait is over.</summary>

@@ -115,7 +115,7 @@ internal static class LogRecovery
         var ids = SegmentFiles.DecodeManifest(File.ReadAllText(path), out var problem);
         if (ids is null)
         {
-            throw new LogCorruptionException(path, 0, $"log manifest {path} is damaged: {problem}. It is only ever replaced by an atomic rename, so this is disk damage; restore it from a backup or rewrite it naming the log-*.seg files in order.", plainMessage: true);
+            throw LogCorruptionException.Unrecoverable(path, 0, $"log manifest {path} is damaged: {problem}. It is only ever replaced by an atomic rename, so this is disk damage; restore it from a backup or rewrite it naming the log-*.seg files in order.");
         }
 
         return ids;
@@ -140,7 +140,7 @@ internal static class LogRecovery
             {
                 if (named is null && new FileInfo(path).Length > LogRecordCodec.SegmentHeaderSize)
                 {
-                    throw new LogCorruptionException(path, 0, $"{path} holds log records but {Path.Combine(directory, SegmentFiles.ManifestName)} is missing; refusing to guess which segments are live. Restore the MANIFEST, or move the segments away to start empty.", plainMessage: true);
+                    throw LogCorruptionException.Unrecoverable(path, 0, $"{path} holds log records but {Path.Combine(directory, SegmentFiles.ManifestName)} is missing; refusing to guess which segments are live. Restore the MANIFEST, or move the segments away to start empty.");
                 }
 
                 strays.Add(path);
