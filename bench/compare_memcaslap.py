@@ -6,7 +6,7 @@ so server CPU time per operation is what tells the servers apart). Reports media
 microseconds per operation from /proc, and the Cairn/memcached ratios.
 Usage: compare_memcaslap.py [--seconds 10] [--rounds 2] [--concurrency 50] [--value-size 100]
 """
-import argparse, os, re, socket, statistics, subprocess, sys, time
+import argparse, os, re, shlex, shutil, socket, statistics, subprocess, sys, tempfile, time
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -60,11 +60,14 @@ def main():
     parser.add_argument("--value-size", type=int, default=100)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser.add_argument("--cairn", default=os.path.join(root, "src/Cairn.Server/bin/Release/net10.0/cairn-server"))
+    parser.add_argument("--cairn-args", default="", help="extra flags for Cairn, e.g. '--fsync always' or '--no-persist'")
     args = parser.parse_args()
+    data_root = tempfile.mkdtemp(prefix="cairn-compare-")
 
     def cairn():
         port = free_port()
-        return "cairn", [args.cairn, "-p", str(port), "-m", "2048"], port
+        data = tempfile.mkdtemp(dir=data_root)
+        return "cairn", [args.cairn, "-p", str(port), "-m", "2048", "--data-dir", data] + shlex.split(args.cairn_args), port
 
     def memcached():
         port = free_port()
@@ -78,8 +81,10 @@ def main():
             results[name].append(result)
             print(f"{name:<10} {result['tps']:>9} ops/s  {result['cpu_us_per_op']:.2f} us CPU/op", flush=True)
 
+    shutil.rmtree(data_root, ignore_errors=True)
     med = {name: {k: statistics.median(r[k] for r in runs) for k in ("tps", "cpu_us_per_op")} for name, runs in results.items()}
-    print(f"\nmemcaslap -T 1 -c {args.concurrency} -X {args.value_size} -t {args.seconds}s (get:set 9:1), "
+    print(f"\nCairn flags: {args.cairn_args or '(defaults: --fsync everysec)'}")
+    print(f"memcaslap -T 1 -c {args.concurrency} -X {args.value_size} -t {args.seconds}s (get:set 9:1), "
           f"{len(results['cairn'])} runs each, medians")
     print(f"{'server':<10} {'ops/s':>9} {'server CPU us/op':>17}")
     for name in ("cairn", "memcached"):

@@ -118,7 +118,7 @@ def bench_recover(megabytes):
 
         server = Server([], data)
         line = next(l for l in server.lines if "recovered" in l)
-        m = re.search(r"recovered (\d+) records \((\d+) bytes, (\d+) segments\) from .* in ([\d.]+) s", line)
+        m = re.search(r"recovered \d+ items from (\d+) records \((\d+) bytes, (\d+) segments\) from .* in ([\d.]+) s", line)
         recs, nbytes, segs, secs = int(m.group(1)), int(m.group(2)), int(m.group(3)), float(m.group(4))
         items = int(server.stats()["curr_items"])
         server.stop()

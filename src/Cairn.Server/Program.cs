@@ -29,7 +29,7 @@ try
     {
         var recovered = durability.Recovery;
         Console.Error.WriteLine(
-            $"cairn-server: recovered {recovered.Records} records ({recovered.Bytes} bytes, {recovered.Segments} segments) " +
+            $"cairn-server: recovered {server.Context.Store.GetStatistics().CurrentItems} items from {recovered.Records} records ({recovered.Bytes} bytes, {recovered.Segments} segments) " +
             $"from {Path.GetFullPath(options.DataDirectory)} in {recovered.Duration.TotalSeconds:F3} s; fsync {options.Fsync}");
     }
     else

@@ -53,19 +53,7 @@ public sealed unsafe partial class SlabItemStore
     }
 
     /// <summary>CAS values continue above everything a previous run handed out.</summary>
-    public void EnsureCasAbove(ulong cas)
-    {
-        ulong current;
-        do
-        {
-            current = Volatile.Read(ref _casCounter);
-            if (current >= cas)
-            {
-                return;
-            }
-        }
-        while (Interlocked.CompareExchange(ref _casCounter, cas, current) != current);
-    }
+    public void EnsureCasAbove(ulong cas) => RaiseTo(ref _casCounter, cas);
 
     /// <summary>Replays a recorded store: the value as it was, with its CAS and store time.</summary>
     public void RestoreSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt)
@@ -156,17 +144,20 @@ public sealed unsafe partial class SlabItemStore
         }
     }
 
-    private void RaiseFlushCasFloor(ulong casUpTo)
+    private void RaiseFlushCasFloor(ulong casUpTo) => RaiseTo(ref _flushCasFloor, casUpTo);
+
+    /// <summary>Atomically lifts <paramref name="target"/> to <paramref name="value"/>; never lowers it.</summary>
+    private static void RaiseTo(ref ulong target, ulong value)
     {
         ulong current;
         do
         {
-            current = Volatile.Read(ref _flushCasFloor);
-            if (current >= casUpTo)
+            current = Volatile.Read(ref target);
+            if (current >= value)
             {
                 return;
             }
         }
-        while (Interlocked.CompareExchange(ref _flushCasFloor, casUpTo, current) != current);
+        while (Interlocked.CompareExchange(ref target, value, current) != current);
     }
 }

@@ -6,7 +6,15 @@ namespace Cairn.Storage.Log;
 public sealed partial class AppendLog
 {
     // Writer thread only (and the constructor before it starts).
+    /// <summary>
+    /// Batches written since the last good fsync, kept because a failed fsync may drop their dirty pages and
+    /// they must then be written again. Bounded by fsyncing early past this many bytes (Redis fsyncs its rewrites
+    /// incrementally for the same reason), so a fast writer under everysec costs more fsyncs, never unbounded memory.
+    /// </summary>
+    private const int MaxUnsyncedBytes = 8 * 1024 * 1024;
+
     private readonly List<PendingWrite> _unsynced = [];
+    private long _unsyncedBytes;
     private SegmentInfo _current;
     private SafeFileHandle _currentHandle;
     private ulong _lastWrittenSequence;
@@ -119,13 +127,21 @@ public sealed partial class AppendLog
         }
     }
 
-    /// <summary>Under EverySecond, whether written bytes have waited a full interval for their fsync; otherwise how long until they have.</summary>
+    /// <summary>
+    /// Under EverySecond, whether written bytes have waited a full interval for their fsync (or enough of
+    /// them are kept for a rewrite that memory, not time, should decide); otherwise how long until they have.
+    /// </summary>
     private bool IsFsyncDue(out TimeSpan timeout)
     {
         timeout = Timeout.InfiniteTimeSpan;
         if (_options.Fsync != FsyncPolicy.EverySecond || !_dirty)
         {
             return false;
+        }
+
+        if (_unsyncedBytes >= MaxUnsyncedBytes)
+        {
+            return true;
         }
 
         var remaining = _options.FsyncInterval - _time.GetElapsedTime(_lastFsyncTimestamp);
@@ -143,6 +159,7 @@ public sealed partial class AppendLog
     {
         LogRecordCodec.SealAll(buffer.AsSpan(0, length));
         _unsynced.Add(new PendingWrite(buffer, length, _current.Length));
+        _unsyncedBytes += length;
         while (true)
         {
             try
@@ -193,6 +210,14 @@ public sealed partial class AppendLog
         if (_options.Fsync == FsyncPolicy.No)
         {
             ReleaseUnsynced();
+        }
+        else if (_unsynced.Count > 0 && _unsynced[^1].Buffer.Length > 2 * length)
+        {
+            // Keep only the bytes, not the batch's mostly empty buffer: thousands of small batches a second
+            // would otherwise pin a buffer each until the next fsync.
+            var kept = _unsynced[^1];
+            _unsynced[^1] = kept with { Buffer = kept.Buffer.AsSpan(0, kept.Length).ToArray() };
+            ReturnBuffer(kept.Buffer);
         }
 
         Publish(end);
@@ -319,6 +344,7 @@ public sealed partial class AppendLog
         }
 
         _unsynced.Clear();
+        _unsyncedBytes = 0;
     }
 
     private void Publish(long end)

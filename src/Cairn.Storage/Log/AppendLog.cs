@@ -14,8 +14,13 @@ public sealed partial class AppendLog : IDisposable
 {
     private const int InitialBufferSize = 64 * 1024;
 
+    /// <summary>The most bytes that may wait for the writer before appenders wait with them.</summary>
+    private const int MaxBufferedBytes = 8 * 1024 * 1024;
+
     /// <summary>Batch buffers bigger than this (grown for a large value) are dropped after use rather than kept.</summary>
     private const int MaxPooledBufferSize = 8 * 1024 * 1024;
+
+    private const int MaxSpareBytes = 16 * 1024 * 1024;
 
     private readonly LogOptions _options;
     private readonly string _directory;
@@ -30,6 +35,7 @@ public sealed partial class AppendLog : IDisposable
     // Appenders, under _appendLock (the writer pulses and waits on it too).
     private readonly object _appendLock = new();
     private readonly Stack<byte[]> _spareBuffers = new();
+    private long _spareBytes;
     private byte[] _active = new byte[InitialBufferSize];
     private int _activeLength;
     private int _activeRecords;
@@ -464,8 +470,9 @@ public sealed partial class AppendLog : IDisposable
 
     private void MakeRoom(int length)
     {
-        // A batch cannot outgrow an array: let the writer take what is there first (only with values near 1 GiB).
-        while (_activeLength > 0 && (long)_activeLength + length > Array.MaxLength)
+        // Backpressure: once this much waits for the writer, appenders wait too, so a burst faster than the
+        // disk costs latency, not unbounded memory. A single larger record still goes into an empty batch.
+        while (_activeLength > 0 && (long)_activeLength + length > MaxBufferedBytes)
         {
             _appendersWaitingForRoom++;
             Monitor.PulseAll(_appendLock);
@@ -482,13 +489,24 @@ public sealed partial class AppendLog : IDisposable
             return;
         }
 
-        long wanted = Math.Max((long)_active.Length * 2, (long)_activeLength + length);
+        // Doubling stops at the backpressure bound, so steady-state buffers stay small enough to be reused.
+        long needed = (long)_activeLength + length;
+        long wanted = Math.Max(Math.Min((long)_active.Length * 2, MaxBufferedBytes), needed);
         var bigger = new byte[(int)Math.Min(wanted, Array.MaxLength)];
         _active.AsSpan(0, _activeLength).CopyTo(bigger);
         _active = bigger;
     }
 
-    private byte[] TakeSpareBuffer() => _spareBuffers.TryPop(out var buffer) ? buffer : new byte[InitialBufferSize];
+    private byte[] TakeSpareBuffer()
+    {
+        if (_spareBuffers.TryPop(out var buffer))
+        {
+            _spareBytes -= buffer.Length;
+            return buffer;
+        }
+
+        return new byte[InitialBufferSize];
+    }
 
     private void ReturnBuffer(byte[] buffer)
     {
@@ -499,7 +517,12 @@ public sealed partial class AppendLog : IDisposable
 
         lock (_appendLock)
         {
-            _spareBuffers.Push(buffer);
+            // Spares are bounded in bytes (batches grow buffers up to the backpressure bound); the rest go to the GC.
+            if (_spareBytes + buffer.Length <= MaxSpareBytes)
+            {
+                _spareBuffers.Push(buffer);
+                _spareBytes += buffer.Length;
+            }
         }
     }
 
