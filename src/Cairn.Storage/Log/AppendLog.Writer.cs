@@ -13,8 +13,7 @@ public sealed partial class AppendLog
     /// </summary>
     private const int MaxUnsyncedBytes = 8 * 1024 * 1024;
 
-    private readonly List<PendingWrite> _unsynced = [];
-    private long _unsyncedBytes;
+    private readonly UnsyncedRegion _unsynced = new();
     private SegmentInfo _current;
     private SafeFileHandle _currentHandle;
     private ulong _lastWrittenSequence;
@@ -139,11 +138,6 @@ public sealed partial class AppendLog
             return false;
         }
 
-        if (_unsyncedBytes >= MaxUnsyncedBytes)
-        {
-            return true;
-        }
-
         var remaining = _options.FsyncInterval - _time.GetElapsedTime(_lastFsyncTimestamp);
         if (remaining <= TimeSpan.Zero)
         {
@@ -158,29 +152,42 @@ public sealed partial class AppendLog
     private bool WriteBatch(byte[] buffer, int length, int records, long end, ulong lastSequence)
     {
         LogRecordCodec.SealAll(buffer.AsSpan(0, length));
-        _unsynced.Add(new PendingWrite(buffer, length, _current.Length));
-        _unsyncedBytes += length;
+        long offset = _current.Length;
+        bool keep = _options.Fsync == FsyncPolicy.EverySecond;
+        if (keep && !_unsynced.IsEmpty && !_unsynced.Fits(length) && !Sync("fsync of"))
+        {
+            // Memory, not the clock, said it was time to fsync, and the log closed while that kept failing.
+            return false;
+        }
+
+        // A batch bigger than the whole region is not kept; it is fsynced on its own instead.
+        bool kept = keep && _unsynced.Fits(length);
+        if (kept)
+        {
+            _unsynced.Append(buffer.AsSpan(0, length), offset);
+        }
+
         while (true)
         {
             try
             {
-                if (_rewriteUnsynced)
+                if (_rewriteUnsynced && !_unsynced.IsEmpty)
                 {
                     // After a failed write or fsync the kernel may have dropped the pages: write it all again at the same offsets.
-                    foreach (var pending in _unsynced)
+                    WriteUnsynced();
+                    if (!kept)
                     {
-                        WriteAt(pending);
+                        WriteAt(buffer.AsSpan(0, length), offset);
                     }
-
-                    _rewriteUnsynced = false;
                 }
                 else
                 {
-                    WriteAt(_unsynced[^1]);
+                    WriteAt(buffer.AsSpan(0, length), offset);
                 }
 
+                _rewriteUnsynced = false;
                 _dirty = true;
-                if (_options.Fsync == FsyncPolicy.Always)
+                if (_options.Fsync == FsyncPolicy.Always || (keep && !kept))
                 {
                     Fsync();
                 }
@@ -207,19 +214,8 @@ public sealed partial class AppendLog
             Interlocked.Exchange(ref _maxRecordsPerCommit, records);
         }
 
-        if (_options.Fsync == FsyncPolicy.No)
-        {
-            ReleaseUnsynced();
-        }
-        else if (_unsynced.Count > 0 && _unsynced[^1].Buffer.Length > 2 * length)
-        {
-            // Keep only the bytes, not the batch's mostly empty buffer: thousands of small batches a second
-            // would otherwise pin a buffer each until the next fsync.
-            var kept = _unsynced[^1];
-            _unsynced[^1] = kept with { Buffer = kept.Buffer.AsSpan(0, kept.Length).ToArray() };
-            ReturnBuffer(kept.Buffer);
-        }
-
+        // The bytes are in the file and, where a rewrite may be needed, in the unsynced region: the batch buffer is free.
+        ReturnBuffer(buffer);
         Publish(end);
         return true;
     }
@@ -233,11 +229,7 @@ public sealed partial class AppendLog
             {
                 if (_rewriteUnsynced)
                 {
-                    foreach (var pending in _unsynced)
-                    {
-                        WriteAt(pending);
-                    }
-
+                    WriteUnsynced();
                     _rewriteUnsynced = false;
                 }
 
@@ -320,10 +312,18 @@ public sealed partial class AppendLog
         return true;
     }
 
-    private void WriteAt(PendingWrite pending)
+    private void WriteAt(ReadOnlySpan<byte> bytes, long offset)
     {
         _options.BeforeIo?.Invoke(LogIoOperation.Write);
-        RandomAccess.Write(_currentHandle, pending.Buffer.AsSpan(0, pending.Length), pending.Offset);
+        RandomAccess.Write(_currentHandle, bytes, offset);
+    }
+
+    private void WriteUnsynced()
+    {
+        if (!_unsynced.IsEmpty)
+        {
+            WriteAt(_unsynced.Bytes, _unsynced.StartOffset);
+        }
     }
 
     private void Fsync()
@@ -333,18 +333,7 @@ public sealed partial class AppendLog
         Interlocked.Increment(ref _fsyncs);
         _lastFsyncTimestamp = _time.GetTimestamp();
         _dirty = false;
-        ReleaseUnsynced();
-    }
-
-    private void ReleaseUnsynced()
-    {
-        foreach (var pending in _unsynced)
-        {
-            ReturnBuffer(pending.Buffer);
-        }
-
         _unsynced.Clear();
-        _unsyncedBytes = 0;
     }
 
     private void Publish(long end)
@@ -459,5 +448,40 @@ public sealed partial class AppendLog
 
     private static bool IsIoFailure(Exception error) => error is IOException or UnauthorizedAccessException;
 
-    private readonly record struct PendingWrite(byte[] Buffer, int Length, long Offset);
+    /// <summary>
+    /// The bytes written to the current segment since its last good fsync, in one reused region. They are
+    /// contiguous (the segment only grows, and rotation fsyncs first), so a rewrite is a single write.
+    /// </summary>
+    private sealed class UnsyncedRegion
+    {
+        private byte[] _bytes = [];
+
+        public long StartOffset { get; private set; }
+
+        public int Length { get; private set; }
+
+        public bool IsEmpty => Length == 0;
+
+        public ReadOnlySpan<byte> Bytes => _bytes.AsSpan(0, Length);
+
+        public bool Fits(int length) => (long)Length + length <= MaxUnsyncedBytes;
+
+        public void Append(ReadOnlySpan<byte> data, long offset)
+        {
+            if (Length == 0)
+            {
+                StartOffset = offset;
+            }
+
+            if (_bytes.Length < Length + data.Length)
+            {
+                Array.Resize(ref _bytes, (int)Math.Min(MaxUnsyncedBytes, Math.Max((long)_bytes.Length * 2, Length + data.Length)));
+            }
+
+            data.CopyTo(_bytes.AsSpan(Length));
+            Length += data.Length;
+        }
+
+        public void Clear() => Length = 0;
+    }
 }
