@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.IO.Pipelines;
+using Cairn.Protocol.Binary;
 using Cairn.Protocol.Text;
 using Cairn.Server.Hosting;
 using Cairn.Server.Stats;
@@ -30,11 +32,15 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
         }
 
         var info = context.Connections.Add(connection.RemoteEndPoint, connection.LocalEndPoint, input.CancelPendingRead);
-        using var session = new TextProtocolSession(context, info);
+        IProtocolSession? session = null;
         LogOpened(logger, info.Id, connection.RemoteEndPoint);
         try
         {
-            await RunAsync(session, connection, info);
+            session = await StartSessionAsync(input, info);
+            if (session is not null)
+            {
+                await RunAsync(session, connection, info);
+            }
         }
         catch (ConnectionResetException)
         {
@@ -45,14 +51,55 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
         }
         finally
         {
-            session.Counters.DrainInto(statistics.Totals);
+            session?.Counters.DrainInto(statistics.Totals);
+            session?.Dispose();
             context.Connections.Remove(info);
             statistics.ConnectionClosed();
             LogClosed(logger, info.Id);
         }
     }
 
-    private async Task RunAsync(TextProtocolSession session, ConnectionContext connection, ConnectionInfo info)
+    /// <summary>
+    /// Picks the protocol as memcached does with -B auto: a first byte of 0x80 (the binary request magic)
+    /// means binary for the life of the connection, anything else text. Null when the peer left first.
+    /// </summary>
+    private async Task<IProtocolSession?> StartSessionAsync(PipeReader input, ConnectionInfo info)
+    {
+        var binary = context.Options.Protocol == ProtocolMode.Binary;
+        if (context.Options.Protocol == ProtocolMode.Auto)
+        {
+            var result = await input.ReadAsync();
+            var buffer = result.Buffer;
+            if (result.IsCanceled || buffer.IsEmpty)
+            {
+                input.AdvanceTo(buffer.Start);
+                return null;
+            }
+
+            binary = FirstByte(buffer) == BinaryHeader.RequestMagic;
+
+            // Nothing consumed or examined: the loop's first read sees these bytes again at once.
+            input.AdvanceTo(buffer.Start);
+        }
+
+        // -B ascii reads binary bytes as text, and -B binary drops text once a "header" fails its magic: both as memcached.
+        return binary ? new BinaryProtocolSession(context, info) : new TextSession(new TextProtocolSession(context, info));
+    }
+
+    private static byte FirstByte(in ReadOnlySequence<byte> buffer)
+    {
+        foreach (var segment in buffer)
+        {
+            if (!segment.IsEmpty)
+            {
+                return segment.Span[0];
+            }
+        }
+
+        return 0;
+    }
+
+    private async Task RunAsync(IProtocolSession session, ConnectionContext connection, ConnectionInfo info)
     {
         var input = connection.Transport.Input;
         var output = connection.Transport.Output;
@@ -149,4 +196,36 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "refused a connection from {Remote}: too many open connections")]
     private static partial void LogRejected(ILogger logger, System.Net.EndPoint? remote);
+}
+
+/// <summary>What the connection loop needs of a protocol: answer a batch, report writes, count, clean up.</summary>
+public interface IProtocolSession : IDisposable
+{
+    CounterSet Counters { get; }
+
+    /// <summary>Answers every complete request in <paramref name="buffer"/> into <paramref name="output"/>, consuming what it answered.</summary>
+    BatchOutcome Process(ref ReadOnlySequence<byte> buffer, PipeWriter output);
+
+    /// <summary>Reads and clears whether the batch wrote, so its replies must wait for the log.</summary>
+    bool TakeWritesPending();
+
+    /// <summary>Finishes the operation a request started when <see cref="Process"/> answered <see cref="BatchOutcome.AwaitOperation"/>.</summary>
+    Task CompletePendingAsync(PipeWriter output);
+}
+
+/// <summary>
+/// The text session behind <see cref="IProtocolSession"/>. A wrapper because TextProtocolSession.cs is being
+/// changed in parallel (meta commands); once that lands, it can implement the interface itself and this goes.
+/// </summary>
+internal sealed class TextSession(TextProtocolSession inner) : IProtocolSession
+{
+    public CounterSet Counters => inner.Counters;
+
+    public BatchOutcome Process(ref ReadOnlySequence<byte> buffer, PipeWriter output) => inner.Process(ref buffer, output);
+
+    public bool TakeWritesPending() => inner.TakeWritesPending();
+
+    public Task CompletePendingAsync(PipeWriter output) => inner.CompletePendingAsync(output);
+
+    public void Dispose() => inner.Dispose();
 }

@@ -117,6 +117,15 @@ public static class CommandLine
                     }
 
                     break;
+                case "B" or "protocol":
+                    options.Protocol = Value() switch
+                    {
+                        "auto" => ProtocolMode.Auto,
+                        "ascii" => ProtocolMode.Ascii,
+                        "binary" => ProtocolMode.Binary,
+                        var other => throw new CommandLineException($"Invalid value for binding protocol: {other} -- should be one of auto, binary, or ascii"),
+                    };
+                    break;
                 case "data-dir":
                     options.DataDirectory = Value();
                     break;
@@ -161,7 +170,7 @@ public static class CommandLine
 
                 // Accepted so memcached's harnesses and init scripts start Cairn unchanged; they mean nothing here.
                 case "u" or "user" or "o" or "extended" or "R" or "max-reqs-per-event" or "b" or "listen-backlog"
-                    or "n" or "slab-min-size" or "D" or "P" or "pidfile" or "B" or "protocol":
+                    or "n" or "slab-min-size" or "D" or "P" or "pidfile":
                     options.IgnoredOptions.Add($"{arg} {Value()}");
                     break;
                 case "k" or "lock-memory" or "C" or "disable-cas" or "L" or "enable-largepages" or "r" or "enable-coredumps":
@@ -192,6 +201,7 @@ public static class CommandLine
         -A, --enable-shutdown     allow the "shutdown" command
         -F, --disable-flush-all   refuse the "flush_all" command
         -t, --threads=<num>       accepted; .NET's thread pool serves connections (default: 4)
+        -B, --protocol=<name>     ascii, binary or auto: detected per connection (default: auto)
             --data-dir=<path>     where the append-only log lives (default: ./data)
             --fsync=<mode>        always: reply after fsync (group commit); everysec: fsync each
                                   second, a power cut may lose about a second; no: leave it to the OS.
@@ -203,7 +213,7 @@ public static class CommandLine
             --compact-dead-ratio=<r> ...and this share of it is dead (default: 0.5)
             --truncate-corrupt-log   start even if the log is damaged in the middle, cutting it there
         -v, -vv, --verbose        more logging
-        -U, -u, -o, -R, -b, -n, -B, -P, -k, -C, -L, -r   accepted and ignored (memcached compatibility)
+        -U, -u, -o, -R, -b, -n, -P, -k, -C, -L, -r   accepted and ignored (memcached compatibility)
         -h, --help                this text
         -V, --version             print the version and exit
         """;

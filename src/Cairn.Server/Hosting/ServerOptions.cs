@@ -42,6 +42,9 @@ public sealed class ServerOptions
 
     public int UdpPort { get; set; }
 
+    /// <summary>-B: which protocols a connection may speak; auto picks per connection from its first byte.</summary>
+    public ProtocolMode Protocol { get; set; } = ProtocolMode.Auto;
+
     /// <summary>--data-dir: where the log lives.</summary>
     public string DataDirectory { get; set; } = "./data";
 
@@ -86,4 +89,12 @@ public sealed class ServerOptions
         GrowthFactor = GrowthFactor,
         Time = time,
     };
+}
+
+/// <summary>memcached's -B binding protocol.</summary>
+public enum ProtocolMode
+{
+    Auto,
+    Ascii,
+    Binary,
 }

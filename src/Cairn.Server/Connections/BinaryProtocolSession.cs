@@ -1,0 +1,631 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Buffers.Text;
+using System.IO.Pipelines;
+using System.Text;
+using Cairn.Protocol.Binary;
+using Cairn.Protocol.Text;
+using Cairn.Server.Hosting;
+using Cairn.Server.Stats;
+using Cairn.Storage;
+
+namespace Cairn.Server.Connections;
+
+/// <summary>
+/// memcached's binary protocol for one connection: frames 24-byte headers and their bodies out of the bytes
+/// read so far and answers each request into the output without waiting for I/O, so a pipelined batch
+/// (a run of quiet requests ended by a noop) is answered with one flush.
+/// </summary>
+public sealed class BinaryProtocolSession : IProtocolSession
+{
+    /// <summary>Room for the largest extras (255) and key (250) of one request when they straddle segments.</summary>
+    private const int ExtrasAndKeyMax = 255 + BinaryHeader.MaxKeyLength;
+
+    /// <summary>Past this much unflushed output the batch pauses so one huge pipeline cannot buffer without bound.</summary>
+    private const int FlushThreshold = 256 * 1024;
+
+    /// <summary>Beyond -I plus this, a body is refused unread and the connection closed (a bogus length, not a value).</summary>
+    private const int HeaderSlack = 1024;
+
+    /// <summary>incr/decr's "expiration" extra that means: do not create a missing counter.</summary>
+    private const uint NoCreate = 0xffffffff;
+
+    private static readonly byte[] VersionBytes = Encoding.ASCII.GetBytes(ServerContext.Version);
+
+    private readonly ServerContext _context;
+    private readonly IItemStore _store;
+    private readonly StatsReporter _stats;
+    private readonly byte[] _headScratch = new byte[ExtrasAndKeyMax];
+    private readonly byte[] _numberScratch = new byte[24];
+    private ArrayBufferWriter<byte>? _statsScratch;
+    private long _swallowRemaining;
+
+    public BinaryProtocolSession(ServerContext context, ConnectionInfo? connection = null)
+    {
+        _context = context;
+        _store = context.Store;
+        _stats = new StatsReporter(context);
+        Connection = connection;
+    }
+
+    public ConnectionInfo? Connection { get; }
+
+    public CounterSet Counters { get; } = new();
+
+    /// <summary>Set when the batch ran a command that may have changed what a restart sees.</summary>
+    public bool WritesPending { get; private set; }
+
+    public bool TakeWritesPending()
+    {
+        var pending = WritesPending;
+        WritesPending = false;
+        return pending;
+    }
+
+    /// <summary>No binary command waits on anything (there is no binary compact).</summary>
+    public Task CompletePendingAsync(PipeWriter output) => Task.CompletedTask;
+
+    public BatchOutcome Process(ref ReadOnlySequence<byte> buffer, PipeWriter output)
+    {
+        while (true)
+        {
+            if (output.CanGetUnflushedBytes && output.UnflushedBytes > FlushThreshold)
+            {
+                return BatchOutcome.FlushAndContinue;
+            }
+
+            if (_swallowRemaining > 0)
+            {
+                var skip = Math.Min(_swallowRemaining, buffer.Length);
+                buffer = buffer.Slice(skip);
+                _swallowRemaining -= skip;
+                if (_swallowRemaining > 0)
+                {
+                    return BatchOutcome.NeedMoreData;
+                }
+            }
+
+            if (!BinaryHeader.TryRead(buffer, out var header))
+            {
+                return BatchOutcome.NeedMoreData;
+            }
+
+            var step = ProcessOne(ref buffer, in header, output);
+            if (step != Step.Done)
+            {
+                return step == Step.NeedMore ? BatchOutcome.NeedMoreData : BatchOutcome.Close;
+            }
+        }
+    }
+
+    private enum Step
+    {
+        Done,
+        NeedMore,
+        Close,
+    }
+
+    /// <summary>Answers one request if it is all here.</summary>
+    private Step ProcessOne(ref ReadOnlySequence<byte> buffer, in BinaryHeader header, IBufferWriter<byte> output)
+    {
+        switch (header.Check())
+        {
+            case FrameCheck.BadMagic:
+                // memcached drops a connection that loses the frame boundary without a word.
+                return Step.Close;
+            case FrameCheck.BodyTooShort:
+                BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.UnknownCommand, header.Opaque);
+                return Step.Close;
+            case FrameCheck.InvalidArguments:
+                BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.InvalidArguments, header.Opaque);
+                return Step.Close;
+            case FrameCheck.UnknownCommand:
+                SkipUnknown(ref buffer, in header, output);
+                return Step.Done;
+        }
+
+        if (!header.Opcode.IsKnown())
+        {
+            // SASL (no -S) and anything newer: answered, and the body skipped so the stream stays in sync.
+            SkipUnknown(ref buffer, in header, output);
+            return Step.Done;
+        }
+
+        var frameLength = BinaryHeader.Size + (long)header.TotalBodyLength;
+        if (header.Opcode.IsStorage())
+        {
+            if (header.TotalBodyLength > (long)_context.Options.MaxItemSize + HeaderSlack)
+            {
+                // Refused before any memory is taken for it: a length like this is no value we could keep.
+                Counters.Increment(Counter.StoreTooLarge);
+                BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.ValueTooLarge, header.Opaque);
+                return Step.Close;
+            }
+
+            if (!ItemLimits.Fits(header.KeyLength, header.ValueLength, _context.Options.MaxItemSize))
+            {
+                var headLength = BinaryHeader.Size + header.ExtrasLength + header.KeyLength;
+                if (buffer.Length < headLength)
+                {
+                    return Step.NeedMore;
+                }
+
+                RefuseTooLarge(buffer, in header, output);
+                buffer = buffer.Slice(headLength);
+                _swallowRemaining = header.ValueLength;
+                return Step.Done;
+            }
+        }
+
+        if (buffer.Length < frameLength)
+        {
+            return Step.NeedMore;
+        }
+
+        var body = buffer.Slice(BinaryHeader.Size, header.TotalBodyLength);
+        buffer = buffer.Slice(frameLength);
+        if (Connection is not null)
+        {
+            Connection.LastCommandUnixSeconds = _context.NowUnixSeconds;
+        }
+
+        return Execute(in header, body, output) ? Step.Done : Step.Close;
+    }
+
+    private void SkipUnknown(ref ReadOnlySequence<byte> buffer, in BinaryHeader header, IBufferWriter<byte> output)
+    {
+        BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.UnknownCommand, header.Opaque);
+        buffer = buffer.Slice(BinaryHeader.Size);
+        _swallowRemaining = header.TotalBodyLength;
+    }
+
+    private void RefuseTooLarge(in ReadOnlySequence<byte> buffer, in BinaryHeader header, IBufferWriter<byte> output)
+    {
+        Counters.Increment(Counter.StoreTooLarge);
+        if (header.Opcode is BinaryOpcode.Set or BinaryOpcode.SetQ)
+        {
+            // As memcached: a failed overwrite must not leave the old value behind.
+            var head = HeadSpan(buffer.Slice(BinaryHeader.Size, header.ExtrasLength + header.KeyLength));
+            if (!RefusedByLog(output, in header))
+            {
+                _store.Delete(head[header.ExtrasLength..]);
+            }
+            else
+            {
+                return;
+            }
+        }
+
+        // memcached fails a too-long append quietly, as a store that did not happen.
+        var status = header.Opcode is BinaryOpcode.Append or BinaryOpcode.AppendQ or BinaryOpcode.Prepend or BinaryOpcode.PrependQ
+            ? BinaryStatus.ItemNotStored
+            : BinaryStatus.ValueTooLarge;
+        BinaryResponseWriter.WriteError(output, header.Opcode, status, header.Opaque);
+    }
+
+    private bool Execute(in BinaryHeader header, ReadOnlySequence<byte> body, IBufferWriter<byte> output)
+    {
+        var headLength = header.ExtrasLength + header.KeyLength;
+        var head = HeadSpan(body.Slice(0, headLength));
+        var extras = head[..header.ExtrasLength];
+        var key = head[header.ExtrasLength..];
+        var opcode = header.Opcode;
+
+        switch (opcode)
+        {
+            case BinaryOpcode.Get or BinaryOpcode.GetQ or BinaryOpcode.GetK or BinaryOpcode.GetKQ:
+                ExecuteGet(in header, key, touch: false, 0, output);
+                break;
+            case BinaryOpcode.Gat or BinaryOpcode.GatQ or BinaryOpcode.GatK or BinaryOpcode.GatKQ:
+                if (!RefusedByLog(output, in header))
+                {
+                    ExecuteGet(in header, key, touch: true, BinaryPrimitives.ReadUInt32BigEndian(extras), output);
+                }
+
+                break;
+            case BinaryOpcode.Touch:
+                if (!RefusedByLog(output, in header))
+                {
+                    ExecuteTouch(in header, key, BinaryPrimitives.ReadUInt32BigEndian(extras), output);
+                }
+
+                break;
+            case BinaryOpcode.Set or BinaryOpcode.SetQ or BinaryOpcode.Add or BinaryOpcode.AddQ
+                or BinaryOpcode.Replace or BinaryOpcode.ReplaceQ or BinaryOpcode.Append or BinaryOpcode.AppendQ
+                or BinaryOpcode.Prepend or BinaryOpcode.PrependQ:
+                if (!RefusedByLog(output, in header))
+                {
+                    ExecuteStore(in header, extras, key, body.Slice(headLength), output);
+                }
+
+                break;
+            case BinaryOpcode.Delete or BinaryOpcode.DeleteQ:
+                if (!RefusedByLog(output, in header))
+                {
+                    ExecuteDelete(in header, key, output);
+                }
+
+                break;
+            case BinaryOpcode.Increment or BinaryOpcode.IncrementQ or BinaryOpcode.Decrement or BinaryOpcode.DecrementQ:
+                if (!RefusedByLog(output, in header))
+                {
+                    ExecuteArithmetic(in header, extras, key, output);
+                }
+
+                break;
+            case BinaryOpcode.Quit:
+                BinaryResponseWriter.WriteEmpty(output, opcode, header.Opaque);
+                return false;
+            case BinaryOpcode.QuitQ:
+                return false;
+            case BinaryOpcode.Flush or BinaryOpcode.FlushQ:
+                ExecuteFlush(in header, extras, output);
+                break;
+            case BinaryOpcode.Noop:
+                BinaryResponseWriter.WriteEmpty(output, opcode, header.Opaque);
+                break;
+            case BinaryOpcode.Version:
+                BinaryResponseWriter.Write(output, opcode, BinaryStatus.NoError, header.Opaque, 0, default, default, VersionBytes);
+                break;
+            case BinaryOpcode.Verbosity:
+                _context.Verbosity = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(extras), 2u);
+                BinaryResponseWriter.WriteEmpty(output, opcode, header.Opaque);
+                break;
+            case BinaryOpcode.Stat:
+                ExecuteStat(in header, key, output);
+                break;
+        }
+
+        return true;
+    }
+
+    private void ExecuteGet(in BinaryHeader header, ReadOnlySpan<byte> key, bool touch, uint exptime, IBufferWriter<byte> output)
+    {
+        var opcode = header.Opcode;
+        var withKey = opcode is BinaryOpcode.GetK or BinaryOpcode.GetKQ or BinaryOpcode.GatK or BinaryOpcode.GatKQ;
+        var writer = new ItemWriter(output, opcode, header.Opaque, withKey);
+        bool hit;
+        if (touch)
+        {
+            hit = _store.TryGetAndTouch(key, ExpiryTime.ToAbsolute(exptime, _context.NowUnixSeconds), ref writer);
+            Counters.Increment(Counter.CmdTouch);
+            Counters.Increment(hit ? Counter.TouchHits : Counter.TouchMisses);
+        }
+        else
+        {
+            hit = _store.TryGet(key, ref writer);
+            Counters.Increment(Counter.CmdGet);
+            Counters.Increment(hit ? Counter.GetHits : Counter.GetMisses);
+        }
+
+        if (hit || opcode.IsQuiet())
+        {
+            return;
+        }
+
+        if (withKey)
+        {
+            // getk's miss carries the key instead of memcached's "Not found".
+            BinaryResponseWriter.WriteError(output, opcode, BinaryStatus.KeyNotFound, header.Opaque, key, default);
+        }
+        else
+        {
+            BinaryResponseWriter.WriteError(output, opcode, BinaryStatus.KeyNotFound, header.Opaque);
+        }
+    }
+
+    private void ExecuteTouch(in BinaryHeader header, ReadOnlySpan<byte> key, uint exptime, IBufferWriter<byte> output)
+    {
+        var capture = default(ItemCapture);
+        var hit = _store.TryGetAndTouch(key, ExpiryTime.ToAbsolute(exptime, _context.NowUnixSeconds), ref capture);
+        Counters.Increment(Counter.CmdTouch);
+        Counters.Increment(hit ? Counter.TouchHits : Counter.TouchMisses);
+        if (!hit)
+        {
+            BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.KeyNotFound, header.Opaque);
+            return;
+        }
+
+        // memcached answers touch with the item's flags and CAS, but not its value.
+        Span<byte> flags = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(flags, capture.Flags);
+        BinaryResponseWriter.Write(output, header.Opcode, BinaryStatus.NoError, header.Opaque, capture.Cas, flags, default, default);
+    }
+
+    private void ExecuteStore(in BinaryHeader header, ReadOnlySpan<byte> extras, ReadOnlySpan<byte> key, ReadOnlySequence<byte> value, IBufferWriter<byte> output)
+    {
+        var opcode = header.Opcode;
+        uint flags = 0;
+        long expiresAt = 0;
+        if (extras.Length == 8)
+        {
+            flags = BinaryPrimitives.ReadUInt32BigEndian(extras);
+            expiresAt = ExpiryTime.ToAbsolute(BinaryPrimitives.ReadUInt32BigEndian(extras[4..]), _context.NowUnixSeconds);
+        }
+
+        var mode = opcode switch
+        {
+            BinaryOpcode.Set or BinaryOpcode.SetQ => header.Cas != 0 ? StoreMode.Cas : StoreMode.Set,
+            BinaryOpcode.Add or BinaryOpcode.AddQ => StoreMode.Add,
+            // A replace with a CAS is a compare-and-swap: it too needs the key to exist.
+            BinaryOpcode.Replace or BinaryOpcode.ReplaceQ => header.Cas != 0 ? StoreMode.Cas : StoreMode.Replace,
+            BinaryOpcode.Append or BinaryOpcode.AppendQ => StoreMode.Append,
+            _ => StoreMode.Prepend,
+        };
+
+        Counters.Increment(Counter.CmdSet);
+        StoreResult result;
+        ulong cas = 0;
+        if (mode is StoreMode.Append or StoreMode.Prepend && header.Cas != 0 && !CasMatches(key, header.Cas, out var found))
+        {
+            // IItemStore compares CAS only for whole-value stores, so append's check runs just before it.
+            result = found ? StoreResult.Exists : StoreResult.NotStored;
+        }
+        else
+        {
+            result = _store.Store(mode, key, value, flags, expiresAt, header.Cas, out cas);
+        }
+
+        if (mode == StoreMode.Cas)
+        {
+            Counters.Increment(result switch
+            {
+                StoreResult.Stored => Counter.CasHits,
+                StoreResult.Exists => Counter.CasBadval,
+                _ => Counter.CasMisses,
+            });
+        }
+
+        var status = result switch
+        {
+            StoreResult.Stored => BinaryStatus.NoError,
+            StoreResult.NotStored when mode == StoreMode.Add => BinaryStatus.KeyExists,
+            StoreResult.NotStored when mode == StoreMode.Replace => BinaryStatus.KeyNotFound,
+            StoreResult.NotStored => BinaryStatus.ItemNotStored,
+            StoreResult.Exists => BinaryStatus.KeyExists,
+            StoreResult.NotFound => BinaryStatus.KeyNotFound,
+            StoreResult.TooLarge when mode is StoreMode.Append or StoreMode.Prepend => BinaryStatus.ItemNotStored,
+            StoreResult.TooLarge => BinaryStatus.ValueTooLarge,
+            _ => BinaryStatus.OutOfMemory,
+        };
+
+        if (result == StoreResult.TooLarge)
+        {
+            Counters.Increment(Counter.StoreTooLarge);
+        }
+        else if (result == StoreResult.OutOfMemory)
+        {
+            Counters.Increment(Counter.StoreNoMemory);
+        }
+
+        if (status != BinaryStatus.NoError)
+        {
+            BinaryResponseWriter.WriteError(output, opcode, status, header.Opaque);
+        }
+        else if (!opcode.IsQuiet())
+        {
+            BinaryResponseWriter.WriteEmpty(output, opcode, header.Opaque, cas);
+        }
+    }
+
+    private void ExecuteDelete(in BinaryHeader header, ReadOnlySpan<byte> key, IBufferWriter<byte> output)
+    {
+        if (header.Cas != 0 && !CasMatches(key, header.Cas, out var found))
+        {
+            // IItemStore deletes unconditionally; the compare runs just before, as close as it can get.
+            Counters.Increment(Counter.DeleteMisses);
+            BinaryResponseWriter.WriteError(output, header.Opcode, found ? BinaryStatus.KeyExists : BinaryStatus.KeyNotFound, header.Opaque);
+            return;
+        }
+
+        var deleted = _store.Delete(key) == DeleteResult.Deleted;
+        Counters.Increment(deleted ? Counter.DeleteHits : Counter.DeleteMisses);
+        if (!deleted)
+        {
+            BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.KeyNotFound, header.Opaque);
+        }
+        else if (!header.Opcode.IsQuiet())
+        {
+            BinaryResponseWriter.WriteEmpty(output, header.Opcode, header.Opaque);
+        }
+    }
+
+    private void ExecuteArithmetic(in BinaryHeader header, ReadOnlySpan<byte> extras, ReadOnlySpan<byte> key, IBufferWriter<byte> output)
+    {
+        var opcode = header.Opcode;
+        var increment = opcode is BinaryOpcode.Increment or BinaryOpcode.IncrementQ;
+        var delta = BinaryPrimitives.ReadUInt64BigEndian(extras);
+        var initial = BinaryPrimitives.ReadUInt64BigEndian(extras[8..]);
+        var exptime = BinaryPrimitives.ReadUInt32BigEndian(extras[16..]);
+
+        // Twice at most: a counter created by another connection between our miss and our add is then incremented.
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            var result = _store.ApplyDelta(key, increment, delta, out var value);
+            switch (result)
+            {
+                case ArithmeticResult.Ok:
+                    Counters.Increment(increment ? Counter.IncrHits : Counter.DecrHits);
+                    if (!opcode.IsQuiet())
+                    {
+                        var capture = default(ItemCapture);
+                        _store.TryGet(key, ref capture);
+                        BinaryResponseWriter.WriteCounter(output, opcode, header.Opaque, capture.Cas, value);
+                    }
+
+                    return;
+                case ArithmeticResult.NonNumeric:
+                    BinaryResponseWriter.WriteError(output, opcode, BinaryStatus.NonNumeric, header.Opaque);
+                    return;
+                case ArithmeticResult.OutOfMemory:
+                    BinaryResponseWriter.WriteError(output, opcode, BinaryStatus.OutOfMemory, header.Opaque);
+                    return;
+            }
+
+            if (attempt == 0)
+            {
+                Counters.Increment(increment ? Counter.IncrMisses : Counter.DecrMisses);
+            }
+
+            if (exptime == NoCreate)
+            {
+                BinaryResponseWriter.WriteError(output, opcode, BinaryStatus.KeyNotFound, header.Opaque);
+                return;
+            }
+
+            // A miss creates the counter with the initial value, stored as its decimal text like any counter.
+            Utf8Formatter.TryFormat(initial, _numberScratch, out var digits);
+            var text = new ReadOnlySequence<byte>(_numberScratch, 0, digits);
+            var stored = _store.Store(StoreMode.Add, key, text, 0, ExpiryTime.ToAbsolute(exptime, _context.NowUnixSeconds), 0, out var cas);
+            if (stored == StoreResult.Stored)
+            {
+                if (!opcode.IsQuiet())
+                {
+                    BinaryResponseWriter.WriteCounter(output, opcode, header.Opaque, cas, initial);
+                }
+
+                return;
+            }
+
+            if (stored != StoreResult.NotStored)
+            {
+                BinaryResponseWriter.WriteError(output, opcode, stored == StoreResult.TooLarge ? BinaryStatus.ValueTooLarge : BinaryStatus.OutOfMemory, header.Opaque);
+                return;
+            }
+        }
+
+        BinaryResponseWriter.WriteError(output, opcode, BinaryStatus.KeyNotFound, header.Opaque);
+    }
+
+    private void ExecuteFlush(in BinaryHeader header, ReadOnlySpan<byte> extras, IBufferWriter<byte> output)
+    {
+        Counters.Increment(Counter.CmdFlush);
+        if (!_context.Options.FlushEnabled)
+        {
+            // memcached -F answers a binary flush with an authentication error.
+            BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.AuthenticationError, header.Opaque);
+            return;
+        }
+
+        if (RefusedByLog(output, in header))
+        {
+            return;
+        }
+
+        var exptime = extras.Length == 4 ? BinaryPrimitives.ReadUInt32BigEndian(extras) : 0;
+        _store.FlushAll(exptime > 0 ? ExpiryTime.ToAbsolute(exptime, _context.NowUnixSeconds) : 0);
+        if (!header.Opcode.IsQuiet())
+        {
+            BinaryResponseWriter.WriteEmpty(output, header.Opcode, header.Opaque);
+        }
+    }
+
+    /// <summary>
+    /// stat and its groups come from the same reporter as the text "stats": its STAT lines become one
+    /// response each, and an empty key ends them. Not a hot path.
+    /// </summary>
+    private void ExecuteStat(in BinaryHeader header, ReadOnlySpan<byte> group, IBufferWriter<byte> output)
+    {
+        Span<byte> line = stackalloc byte[6 + BinaryHeader.MaxKeyLength];
+        "stats"u8.CopyTo(line);
+        var length = 5;
+        if (!group.IsEmpty)
+        {
+            line[length++] = (byte)' ';
+            group.CopyTo(line[length..]);
+            length += group.Length;
+        }
+
+        var text = _statsScratch ??= new ArrayBufferWriter<byte>();
+        text.ResetWrittenCount();
+        var tokens = new TextTokens(line[..length]);
+        _stats.Write(ref tokens, text, Counters);
+
+        var reply = text.WrittenSpan;
+        if (!reply.StartsWith("STAT "u8) && !reply.SequenceEqual("END\r\n"u8) && !reply.SequenceEqual("RESET\r\n"u8) && !reply.SequenceEqual("OK\r\n"u8))
+        {
+            // An unknown group: memcached answers "Not found".
+            BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.KeyNotFound, header.Opaque);
+            return;
+        }
+
+        while (reply.StartsWith("STAT "u8))
+        {
+            var end = reply.IndexOf("\r\n"u8);
+            var stat = reply[5..end];
+            var space = stat.IndexOf((byte)' ');
+            var name = space < 0 ? stat : stat[..space];
+            var value = space < 0 ? default : stat[(space + 1)..];
+            BinaryResponseWriter.WriteStat(output, header.Opaque, name, value);
+            reply = reply[(end + 2)..];
+        }
+
+        BinaryResponseWriter.WriteStat(output, header.Opaque, default, default);
+    }
+
+    private bool CasMatches(ReadOnlySpan<byte> key, ulong cas, out bool found)
+    {
+        var capture = default(ItemCapture);
+        found = _store.TryGet(key, ref capture);
+        return found && capture.Cas == cas;
+    }
+
+    /// <summary>
+    /// Whether the log has stopped accepting writes (disk full, I/O error); if so the client hears why, even
+    /// from a quiet request, and nothing changes. Otherwise the write goes ahead and the batch's replies wait for the log.
+    /// </summary>
+    private bool RefusedByLog(IBufferWriter<byte> output, in BinaryHeader header)
+    {
+        var durability = _context.Durability;
+        if (durability is null)
+        {
+            return false;
+        }
+
+        if (durability.IsAcceptingWrites)
+        {
+            WritesPending = true;
+            return false;
+        }
+
+        var reason = Encoding.ASCII.GetBytes("writes refused: " + (durability.FailureReason ?? "the log cannot be written"));
+        BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.InternalError, header.Opaque, default, reason);
+        return true;
+    }
+
+    /// <summary>Extras and key as one span: in place when they sit in one segment, else copied to scratch.</summary>
+    private ReadOnlySpan<byte> HeadSpan(in ReadOnlySequence<byte> head)
+    {
+        if (head.IsSingleSegment)
+        {
+            return head.FirstSpan;
+        }
+
+        head.CopyTo(_headScratch);
+        return _headScratch.AsSpan(0, (int)head.Length);
+    }
+
+    public void Dispose()
+    {
+    }
+
+    /// <summary>Writes a hit as a get response while the store holds the item still.</summary>
+    private readonly struct ItemWriter(IBufferWriter<byte> output, BinaryOpcode opcode, uint opaque, bool withKey) : IItemVisitor
+    {
+        public void Visit(scoped in ItemView item) =>
+            BinaryResponseWriter.WriteItem(output, opcode, opaque, item.Cas, item.Flags, withKey ? item.Key : default, item.Value);
+    }
+
+    /// <summary>Reads the flags and CAS of a hit (touch's reply, incr's CAS, append's and delete's compare).</summary>
+    private struct ItemCapture : IItemVisitor
+    {
+        public uint Flags;
+        public ulong Cas;
+
+        public void Visit(scoped in ItemView item)
+        {
+            Flags = item.Flags;
+            Cas = item.Cas;
+        }
+    }
+}
