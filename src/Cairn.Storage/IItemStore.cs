@@ -9,7 +9,7 @@ namespace Cairn.Storage;
 /// Expiry times are absolute Unix seconds; 0 means never. The protocol layer converts memcached's
 /// relative/absolute/negative exptime forms before calling in.
 /// </summary>
-public interface IItemStore : IDisposable
+public interface IItemStore : IMetaItemStore, IDisposable
 {
     /// <summary>Looks a key up and, when it is live, shows it to the visitor while it cannot change.</summary>
     bool TryGet<TVisitor>(ReadOnlySpan<byte> key, ref TVisitor visitor)
@@ -135,3 +135,106 @@ public readonly record struct SlabClassStatistics(
     long Items,
     long Evictions,
     long OldestItemAgeSeconds);
+
+/// <summary>The meta protocol's operations (mg, ms, md, ma, me), kept apart so classic callers are unchanged.</summary>
+public interface IMetaItemStore
+{
+    /// <summary>
+    /// mg: looks a key up (optionally vivifying a miss as an empty item), touches and bumps as asked, decides
+    /// the recache win, and shows the item with its state before the command to the visitor.
+    /// </summary>
+    bool MetaGet<TVisitor>(ReadOnlySpan<byte> key, in MetaGetOptions options, ref TVisitor visitor)
+        where TVisitor : IMetaItemVisitor, allows ref struct;
+
+    /// <summary>ms: <see cref="IItemStore.Store"/> with the meta options; reports the new CAS and value length.</summary>
+    StoreResult MetaStore(StoreMode mode, ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, in MetaStoreOptions options, out ulong cas, out int valueLength);
+
+    /// <summary>md: delete, or with invalidate mark stale, or with remove-value keep an empty item.</summary>
+    MetaStatus MetaDelete(ReadOnlySpan<byte> key, in MetaDeleteOptions options);
+
+    /// <summary>ma: incr/decr with CAS compare, explicit CAS, autovivify and TTL update.</summary>
+    MetaStatus MetaApplyDelta(ReadOnlySpan<byte> key, in MetaArithmeticOptions options, out MetaArithmeticOutcome outcome);
+
+    /// <summary>me: the item's metadata without touching or bumping it.</summary>
+    bool TryInspect(ReadOnlySpan<byte> key, out ItemInspection inspection);
+}
+
+/// <summary>Receives an item for mg, with its state from before the command.</summary>
+public interface IMetaItemVisitor
+{
+    void Visit(scoped in ItemView item, in MetaItemState state);
+}
+
+/// <param name="HitBefore">Fetched before this command (mg h).</param>
+/// <param name="LastAccessAt">Unix seconds of the last access before this command (mg l).</param>
+/// <param name="Stale">Invalidated (mg X).</param>
+/// <param name="WinTokenSentBefore">Another client already won the recache (mg Z).</param>
+/// <param name="Won">This client wins the recache (mg W).</param>
+public readonly record struct MetaItemState(bool HitBefore, long LastAccessAt, bool Stale, bool WinTokenSentBefore, bool Won);
+
+public readonly record struct MetaGetOptions
+{
+    /// <summary>False for mg u: no LRU bump, no hit or access time recorded.</summary>
+    public bool Bump { get; init; }
+    public bool Touch { get; init; }
+    public long TouchExpiresAt { get; init; }
+    public bool Vivify { get; init; }
+    public long VivifyExpiresAt { get; init; }
+    public bool Recache { get; init; }
+    public long RecacheSeconds { get; init; }
+
+    /// <summary>CAS for a vivified item; 0 takes the next one.</summary>
+    public ulong NewCas { get; init; }
+}
+
+public readonly record struct MetaStoreOptions
+{
+    public bool HasCompareCas { get; init; }
+    public ulong CompareCas { get; init; }
+
+    /// <summary>0 takes the next CAS.</summary>
+    public ulong NewCas { get; init; }
+    public bool Invalidate { get; init; }
+    public bool Vivify { get; init; }
+    public long VivifyExpiresAt { get; init; }
+}
+
+public readonly record struct MetaDeleteOptions
+{
+    public bool HasCompareCas { get; init; }
+    public ulong CompareCas { get; init; }
+    public ulong NewCas { get; init; }
+    public bool Invalidate { get; init; }
+    public bool UpdateTtl { get; init; }
+    public long ExpiresAt { get; init; }
+    public bool RemoveValue { get; init; }
+}
+
+public readonly record struct MetaArithmeticOptions
+{
+    public bool Increment { get; init; }
+    public ulong Delta { get; init; }
+    public bool HasCompareCas { get; init; }
+    public ulong CompareCas { get; init; }
+    public ulong NewCas { get; init; }
+    public bool Vivify { get; init; }
+    public long VivifyExpiresAt { get; init; }
+    public ulong Initial { get; init; }
+    public bool UpdateTtl { get; init; }
+    public long ExpiresAt { get; init; }
+}
+
+public readonly record struct MetaArithmeticOutcome(ulong Value, ulong Cas, long ExpiresAt);
+
+/// <summary>What me reports; <c>SlabClassId</c> counts from 1 as memcached's class ids do.</summary>
+public readonly record struct ItemInspection(int KeyLength, int ValueLength, long ExpiresAt, long LastAccessAt, ulong Cas, bool Fetched, int SlabClassId);
+
+public enum MetaStatus : byte
+{
+    Ok,
+    NotFound,
+    Exists,
+    NotStored,
+    NonNumeric,
+    OutOfMemory,
+}

@@ -261,4 +261,17 @@ internal struct Entry
     public byte KeyLength;
     public byte SlabClass;
     public bool Fetched;
+
+    /// <summary>Meta protocol state: <see cref="MetaBits.Stale"/> and <see cref="MetaBits.WinTokenSent"/>; fits in the padding.</summary>
+    public byte MetaBits;
+}
+
+/// <summary>Bits of <see cref="Entry.MetaBits"/>.</summary>
+internal static class MetaBits
+{
+    /// <summary>Invalidated by md I (or ms I with an older CAS): served, but flagged X.</summary>
+    public const byte Stale = 1;
+
+    /// <summary>A client has been told it won the right to recache (W); the rest hear Z.</summary>
+    public const byte WinTokenSent = 2;
 }

@@ -135,10 +135,19 @@ public sealed unsafe partial class SlabItemStore : IItemStore
         }
     }
 
-    public StoreResult Store(StoreMode mode, ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, ulong compareCas, out ulong cas)
+    public StoreResult Store(StoreMode mode, ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, ulong compareCas, out ulong cas) =>
+        StoreCore(mode, key, value, flags, expiresAt, compareCas, default, out cas, out _);
+
+    /// <summary>
+    /// Every store goes through here; <paramref name="meta"/> adds the meta protocol's options (a CAS
+    /// compare in any mode, an explicit new CAS, invalidation, append autovivify). Takes the shard lock,
+    /// which is reentrant, so meta operations may call it while already holding it.
+    /// </summary>
+    private StoreResult StoreCore(StoreMode mode, ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, ulong compareCas, in MetaStoreOptions meta, out ulong cas, out int storedLength)
     {
         ValidateKey(key);
         cas = 0;
+        storedLength = 0;
         long incoming = value.Length;
         bool concatenates = mode is StoreMode.Append or StoreMode.Prepend;
         ulong hash = ItemHash.Compute(key, _seed);
@@ -161,6 +170,16 @@ public sealed unsafe partial class SlabItemStore : IItemStore
                 return StoreResult.TooLarge;
             }
 
+            if (meta.HasCompareCas)
+            {
+                compareCas = meta.CompareCas;
+                if (mode == StoreMode.Set)
+                {
+                    mode = StoreMode.Cas;
+                }
+            }
+
+            byte newBits = 0;
             switch (mode)
             {
                 case StoreMode.Add when index >= 0:
@@ -168,11 +187,26 @@ public sealed unsafe partial class SlabItemStore : IItemStore
                     shard.Entries[index].LastAccess = Relative(now);
                     shard.LruBump(index);
                     return StoreResult.NotStored;
+                case StoreMode.Append or StoreMode.Prepend when index < 0 && meta.Vivify:
+                    // ms MA/MP with N: a miss creates the item from the data, with N's TTL.
+                    mode = StoreMode.Set;
+                    concatenates = false;
+                    expiresAt = meta.VivifyExpiresAt;
+                    break;
                 case StoreMode.Replace or StoreMode.Append or StoreMode.Prepend when index < 0:
                     return StoreResult.NotStored;
                 case StoreMode.Cas when index < 0:
                     return StoreResult.NotFound;
-                case StoreMode.Cas when shard.Entries[index].Cas != compareCas:
+                case StoreMode.Cas or StoreMode.Replace or StoreMode.Append or StoreMode.Prepend
+                    when (mode == StoreMode.Cas || meta.HasCompareCas) && shard.Entries[index].Cas != compareCas:
+                    if (meta.Invalidate && compareCas < shard.Entries[index].Cas)
+                    {
+                        // ms I: an older CAS may still store, but the item is marked stale and keeps its TTL.
+                        newBits = (byte)(MetaBits.Stale | (shard.Entries[index].MetaBits & MetaBits.WinTokenSent));
+                        expiresAt = shard.Entries[index].ExpiresAt;
+                        break;
+                    }
+
                     return StoreResult.Exists;
                 default:
                     break;
@@ -275,12 +309,14 @@ public sealed unsafe partial class SlabItemStore : IItemStore
                 stored.ExpiresAt = expiresAt;
             }
 
-            stored.Cas = NextCas();
+            stored.Cas = meta.NewCas != 0 ? meta.NewCas : NextCas();
             stored.StoredAt = Relative(now);
             stored.LastAccess = stored.StoredAt;
             stored.Fetched = false;
+            stored.MetaBits = newBits;
             shard.TotalItems++;
             cas = stored.Cas;
+            storedLength = stored.ValueLength;
             _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)stored.Data + key.Length, stored.ValueLength), stored.Flags, stored.ExpiresAt, stored.Cas, now);
             return StoreResult.Stored;
         }
@@ -308,74 +344,15 @@ public sealed unsafe partial class SlabItemStore : IItemStore
 
     public ArithmeticResult ApplyDelta(ReadOnlySpan<byte> key, bool increment, ulong delta, out ulong newValue)
     {
-        ValidateKey(key);
-        newValue = 0;
-        ulong hash = ItemHash.Compute(key, _seed);
-        Shard shard = ShardFor(hash);
-        lock (shard.Gate)
+        var status = MetaApplyDelta(key, new MetaArithmeticOptions { Increment = increment, Delta = delta }, out var outcome);
+        newValue = outcome.Value;
+        return status switch
         {
-            ThrowIfDisposed();
-            long now = Now();
-            int index = FindLive(shard, hash, key, now);
-            if (index < 0)
-            {
-                return ArithmeticResult.NotFound;
-            }
-
-            ref Entry e = ref shard.Entries[index];
-            byte* valueStart = (byte*)e.Data + e.KeyLength;
-            if (!CounterText.TryParse(new ReadOnlySpan<byte>(valueStart, e.ValueLength), out ulong number))
-            {
-                return ArithmeticResult.NonNumeric;
-            }
-
-            number = increment ? unchecked(number + delta) : (delta >= number ? 0 : number - delta);
-            Span<byte> digits = stackalloc byte[CounterText.MaxDigits];
-            int length = CounterText.Format(number, digits);
-
-            if (length <= e.ValueLength)
-            {
-                // memcached writes a shorter number over the old one and pads with spaces: "10" decr 1 is "9 ".
-                var target = new Span<byte>(valueStart, e.ValueLength);
-                digits[..length].CopyTo(target);
-                target[length..].Fill((byte)' ');
-            }
-            else
-            {
-                int total = e.KeyLength + length;
-                int slabClass = _slabs.ClassFor(total);
-                if (CanRewriteInPlace(ref e, slabClass, total))
-                {
-                    digits[..length].CopyTo(new Span<byte>(valueStart, length));
-                    shard.Resize(index, length);
-                }
-                else
-                {
-                    shard.LruRemove(index);
-                    nint chunk = Allocate(shard, slabClass, total, now);
-                    e = ref shard.Entries[index];
-                    if (chunk == 0)
-                    {
-                        shard.LruPushHead(index);
-                        Interlocked.Increment(ref _outOfMemoryErrors);
-                        return ArithmeticResult.OutOfMemory;
-                    }
-
-                    new ReadOnlySpan<byte>((void*)e.Data, e.KeyLength).CopyTo(new Span<byte>((void*)chunk, e.KeyLength));
-                    digits[..length].CopyTo(new Span<byte>((byte*)chunk + e.KeyLength, length));
-                    FreeData(e.SlabClass, e.Data, e.KeyLength + e.ValueLength);
-                    shard.Rebind(index, chunk, length, slabClass);
-                    e = ref shard.Entries[index];
-                }
-            }
-
-            e.Cas = NextCas();
-            e.LastAccess = Relative(now);
-            shard.LruBump(index);
-            newValue = number;
-            _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)e.Data + e.KeyLength, e.ValueLength), e.Flags, e.ExpiresAt, e.Cas, _epoch + e.StoredAt);
-            return ArithmeticResult.Ok;
-        }
+            MetaStatus.Ok => ArithmeticResult.Ok,
+            MetaStatus.NonNumeric => ArithmeticResult.NonNumeric,
+            MetaStatus.OutOfMemory => ArithmeticResult.OutOfMemory,
+            _ => ArithmeticResult.NotFound,
+        };
     }
 
     public bool Touch(ReadOnlySpan<byte> key, long expiresAt)

@@ -37,6 +37,9 @@ public ref struct TextCommand
     /// <summary>All tokens of the line, for commands with sub-commands (stats, shutdown).</summary>
     public TextTokens Tokens;
 
+    /// <summary>Meta commands: the flags as parsed (and the raw flag tokens, to echo in order).</summary>
+    public MetaFlags Meta;
+
     public readonly KeyEnumerator EnumerateKeys() => new(Keys);
 
     public void Refuse(ReadOnlySpan<byte> reply)

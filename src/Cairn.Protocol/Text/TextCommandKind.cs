@@ -28,6 +28,14 @@ public enum TextCommandKind : byte
 
     /// <summary>Cairn's own: rewrite the log as a snapshot of the live items, reply OK when done.</summary>
     Compact,
+
+    /// <summary>Meta commands: mg, ms, md, ma, mn, me.</summary>
+    MetaGet,
+    MetaSet,
+    MetaDelete,
+    MetaArithmetic,
+    MetaNoOp,
+    MetaDebug,
 }
 
 public static class TextCommandKindExtensions
@@ -39,5 +47,6 @@ public static class TextCommandKindExtensions
     /// <summary>Commands that may change what a restart would see, and so wait for the log before their reply goes out.</summary>
     public static bool Mutates(this TextCommandKind kind) =>
         kind.IsStorage() || kind is TextCommandKind.Delete or TextCommandKind.Incr or TextCommandKind.Decr
-            or TextCommandKind.Touch or TextCommandKind.Gat or TextCommandKind.Gats or TextCommandKind.FlushAll;
+            or TextCommandKind.Touch or TextCommandKind.Gat or TextCommandKind.Gats or TextCommandKind.FlushAll
+            or TextCommandKind.MetaSet or TextCommandKind.MetaDelete or TextCommandKind.MetaArithmetic;
 }

@@ -12,7 +12,13 @@ public static class TextCommandParser
 {
     public const int MaxKeyLength = 250;
 
-    public static void Parse(ReadOnlySpan<byte> line, out TextCommand command)
+    public static void Parse(ReadOnlySpan<byte> line, out TextCommand command) => Parse(line, default, out command);
+
+    /// <summary>
+    /// As <see cref="Parse(ReadOnlySpan{byte}, out TextCommand)"/>, with room for a meta command's base64
+    /// key to be decoded into (<see cref="MetaCommandParser.KeyScratchLength"/> bytes); without it, b keys are refused.
+    /// </summary>
+    public static void Parse(ReadOnlySpan<byte> line, Span<byte> keyScratch, out TextCommand command)
     {
         command = default;
         command.Tokens = new TextTokens(line);
@@ -26,7 +32,8 @@ public static class TextCommandParser
             return;
         }
 
-        switch (Identify(name))
+        var kind = Identify(name);
+        switch (kind)
         {
             case TextCommandKind.Get:
                 ParseRetrieval(ref command, TextCommandKind.Get);
@@ -94,6 +101,14 @@ public static class TextCommandParser
             case TextCommandKind.Compact:
                 command.Kind = TextCommandKind.Compact;
                 break;
+            case TextCommandKind.MetaGet:
+            case TextCommandKind.MetaSet:
+            case TextCommandKind.MetaDelete:
+            case TextCommandKind.MetaArithmetic:
+            case TextCommandKind.MetaNoOp:
+            case TextCommandKind.MetaDebug:
+                MetaCommandParser.Parse(ref command, kind, keyScratch);
+                break;
             default:
                 command.Refuse(TextReplies.Error);
                 break;
@@ -124,6 +139,8 @@ public static class TextCommandParser
         // Ascii.EqualsIgnoreCase keeps the documented case-insensitive extension allocation-free.
         switch (name.Length)
         {
+            case 2:
+                return MetaCommandParser.Identify(name);
             case 3:
                 if (Ascii.EqualsIgnoreCase(name, "get"u8)) { return TextCommandKind.Get; }
                 if (Ascii.EqualsIgnoreCase(name, "set"u8)) { return TextCommandKind.Set; }

@@ -43,6 +43,9 @@ public sealed class TextProtocolSession : IDisposable
     private readonly IItemStore _store;
     private readonly StatsReporter _stats;
     private byte[] _lineScratch = ArrayPool<byte>.Shared.Rent(MaxLineLength + 2);
+
+    /// <summary>Where a meta command's base64 key is decoded; valid until the next line is parsed.</summary>
+    private readonly byte[] _keyScratch = new byte[MetaCommandParser.KeyScratchLength];
     private long _swallowRemaining;
 
     /// <summary>memcached sends "object too large" only once the refused data has streamed past; so does Cairn.</summary>
@@ -164,13 +167,13 @@ public sealed class TextProtocolSession : IDisposable
         }
 
         var rest = buffer.Slice(buffer.GetPosition(1, newline.Value));
-        TextCommandParser.Parse(line, out var command);
+        TextCommandParser.Parse(line, _keyScratch, out var command);
         if (Connection is not null)
         {
             Connection.LastCommandUnixSeconds = _context.NowUnixSeconds;
         }
 
-        if (command.Kind.IsStorage())
+        if (command.Kind.IsStorage() || command.Kind == TextCommandKind.MetaSet)
         {
             return ProcessStorage(ref buffer, rest, ref command, output);
         }
@@ -193,7 +196,7 @@ public sealed class TextProtocolSession : IDisposable
         {
             // Refused before any memory is taken for it; the data streams past as it arrives.
             Counters.Increment(Counter.StoreTooLarge);
-            if (command.Kind == TextCommandKind.Set)
+            if (command.Kind == TextCommandKind.Set || (command.Kind == TextCommandKind.MetaSet && MetaSetMode(command.Meta.Mode) == StoreMode.Set))
             {
                 _store.Delete(command.Key);
             }
@@ -224,6 +227,12 @@ public sealed class TextProtocolSession : IDisposable
         }
 
         var data = rest.Slice(0, command.ByteCount);
+        if (command.Kind == TextCommandKind.MetaSet)
+        {
+            ExecuteMetaSet(ref command, data, output);
+            return StepResult.Done;
+        }
+
         var mode = command.Kind switch
         {
             TextCommandKind.Set => StoreMode.Set,
@@ -279,6 +288,12 @@ public sealed class TextProtocolSession : IDisposable
             return StepResult.Done;
         }
 
+        // mg changes the item only when it touches (T) or vivifies (N).
+        if (command.Kind == TextCommandKind.MetaGet && (command.Meta.Has('T') || command.Meta.Has('N')) && RefusedByLog(output, command.NoReply))
+        {
+            return StepResult.Done;
+        }
+
         switch (command.Kind)
         {
             case TextCommandKind.Get:
@@ -324,6 +339,21 @@ public sealed class TextProtocolSession : IDisposable
                 break;
             case TextCommandKind.Shutdown:
                 return ExecuteShutdown(ref command, output);
+            case TextCommandKind.MetaGet:
+                ExecuteMetaGet(ref command, output);
+                break;
+            case TextCommandKind.MetaDelete:
+                ExecuteMetaDelete(ref command, output);
+                break;
+            case TextCommandKind.MetaArithmetic:
+                ExecuteMetaArithmetic(ref command, output);
+                break;
+            case TextCommandKind.MetaNoOp:
+                TextResponseWriter.Write(output, MetaResponseWriter.NoOp);
+                break;
+            case TextCommandKind.MetaDebug:
+                ExecuteMetaDebug(ref command, output);
+                break;
             case TextCommandKind.Compact:
                 if (_context.Durability is null)
                 {
@@ -540,6 +570,280 @@ public sealed class TextProtocolSession : IDisposable
     {
         ArrayPool<byte>.Shared.Return(_lineScratch);
         _lineScratch = [];
+    }
+
+    /// <summary>Returned flags each meta reply may carry (the rest are ignored, as memcached does).</summary>
+    private const string GetReturns = "Ockfstlh";
+    private const string SetReturns = "Ocks";
+    private const string ArithmeticReturns = "Octk";
+
+    private static StoreMode MetaSetMode(byte mode) => mode switch
+    {
+        (byte)'E' => StoreMode.Add,
+        (byte)'A' => StoreMode.Append,
+        (byte)'P' => StoreMode.Prepend,
+        (byte)'R' => StoreMode.Replace,
+        _ => StoreMode.Set,
+    };
+
+    private static long TtlRemaining(long expiresAt, long now) => expiresAt == 0 ? -1 : Math.Max(expiresAt - now, 0);
+
+    private void ExecuteMetaGet(ref TextCommand command, IBufferWriter<byte> output)
+    {
+        var now = _context.NowUnixSeconds;
+        var options = new MetaGetOptions
+        {
+            Bump = !command.Meta.Has('u'),
+            Touch = command.Meta.Has('T'),
+            TouchExpiresAt = ExpiryTime.ToAbsolute(command.Meta.Ttl, now),
+            Vivify = command.Meta.Has('N'),
+            VivifyExpiresAt = ExpiryTime.ToAbsolute(command.Meta.VivifyTtl, now),
+            Recache = command.Meta.Has('R'),
+            RecacheSeconds = command.Meta.RecacheTtl,
+            NewCas = command.Meta.Has('E') ? command.Meta.NewCas : 0,
+        };
+
+        var writer = new MetaGetWriter(output, command.Meta, command.Key, now);
+        var hit = _store.MetaGet(command.Key, options, ref writer);
+        Counters.Increment(Counter.CmdGet);
+        Counters.Increment(hit ? Counter.GetHits : Counter.GetMisses);
+        if (options.Touch)
+        {
+            Counters.Increment(Counter.CmdTouch);
+            Counters.Increment(hit ? Counter.TouchHits : Counter.TouchMisses);
+        }
+
+        if (!hit && !command.Meta.Quiet)
+        {
+            MetaResponseWriter.WriteLine(output, MetaResponseWriter.Miss, command.Meta, command.Key, MetaResponseWriter.KeyAndOpaque, default);
+        }
+    }
+
+    private void ExecuteMetaSet(ref TextCommand command, in ReadOnlySequence<byte> data, IBufferWriter<byte> output)
+    {
+        ref var meta = ref command.Meta;
+        var now = _context.NowUnixSeconds;
+        var mode = MetaSetMode(meta.Mode);
+        var options = new MetaStoreOptions
+        {
+            HasCompareCas = meta.Has('C'),
+            CompareCas = meta.CompareCas,
+            NewCas = meta.Has('E') ? meta.NewCas : 0,
+            Invalidate = meta.Has('I'),
+            Vivify = meta.Has('N') && mode is StoreMode.Append or StoreMode.Prepend,
+            VivifyExpiresAt = ExpiryTime.ToAbsolute(meta.VivifyTtl, now),
+        };
+
+        var expiresAt = meta.Has('T') ? ExpiryTime.ToAbsolute(meta.Ttl, now) : 0;
+        var result = _store.MetaStore(mode, command.Key, data, meta.ClientFlags, expiresAt, options, out var cas, out var length);
+        Counters.Increment(Counter.CmdSet);
+        ReadOnlySpan<byte> code;
+        switch (result)
+        {
+            case StoreResult.Stored:
+                if (!meta.Quiet)
+                {
+                    MetaResponseWriter.WriteLine(output, MetaResponseWriter.Success, meta, command.Key, SetReturns, new MetaItemFields(cas, meta.ClientFlags, length, 0, false, 0));
+                }
+
+                return;
+            case StoreResult.NotStored:
+                code = MetaResponseWriter.NotStored;
+                break;
+            case StoreResult.Exists:
+                code = MetaResponseWriter.Exists;
+                break;
+            case StoreResult.NotFound:
+                code = MetaResponseWriter.NotFound;
+                break;
+            case StoreResult.TooLarge when mode is StoreMode.Append or StoreMode.Prepend:
+                // As with classic append: a result past -I is a store that did not happen.
+                Counters.Increment(Counter.StoreTooLarge);
+                code = MetaResponseWriter.NotStored;
+                break;
+            case StoreResult.TooLarge:
+                Counters.Increment(Counter.StoreTooLarge);
+                TextResponseWriter.Write(output, TextReplies.ObjectTooLarge);
+                return;
+            default:
+                Counters.Increment(Counter.StoreNoMemory);
+                TextResponseWriter.Write(output, TextReplies.OutOfMemoryStoring);
+                return;
+        }
+
+        MetaResponseWriter.WriteLine(output, code, meta, command.Key, MetaResponseWriter.KeyAndOpaque, default);
+    }
+
+    private void ExecuteMetaDelete(ref TextCommand command, IBufferWriter<byte> output)
+    {
+        ref var meta = ref command.Meta;
+        var options = new MetaDeleteOptions
+        {
+            HasCompareCas = meta.Has('C'),
+            CompareCas = meta.CompareCas,
+            NewCas = meta.Has('E') ? meta.NewCas : 0,
+            Invalidate = meta.Has('I'),
+            UpdateTtl = meta.Has('T'),
+            ExpiresAt = ExpiryTime.ToAbsolute(meta.Ttl, _context.NowUnixSeconds),
+            RemoveValue = meta.Has('x'),
+        };
+
+        var status = _store.MetaDelete(command.Key, options);
+        Counters.Increment(status == MetaStatus.Ok ? Counter.DeleteHits : Counter.DeleteMisses);
+        switch (status)
+        {
+            case MetaStatus.Ok:
+                if (!meta.Quiet)
+                {
+                    MetaResponseWriter.WriteLine(output, MetaResponseWriter.Success, meta, command.Key, MetaResponseWriter.KeyAndOpaque, default);
+                }
+
+                break;
+            case MetaStatus.Exists:
+                MetaResponseWriter.WriteLine(output, MetaResponseWriter.Exists, meta, command.Key, MetaResponseWriter.KeyAndOpaque, default);
+                break;
+            case MetaStatus.NotFound:
+                MetaResponseWriter.WriteLine(output, MetaResponseWriter.NotFound, meta, command.Key, MetaResponseWriter.KeyAndOpaque, default);
+                break;
+            default:
+                TextResponseWriter.Write(output, TextReplies.OutOfMemory);
+                break;
+        }
+    }
+
+    private void ExecuteMetaArithmetic(ref TextCommand command, IBufferWriter<byte> output)
+    {
+        ref var meta = ref command.Meta;
+        var now = _context.NowUnixSeconds;
+        var increment = meta.Mode is 0 or (byte)'I' or (byte)'+';
+        var options = new MetaArithmeticOptions
+        {
+            Increment = increment,
+            Delta = meta.Delta,
+            HasCompareCas = meta.Has('C'),
+            CompareCas = meta.CompareCas,
+            NewCas = meta.Has('E') ? meta.NewCas : 0,
+            Vivify = meta.Has('N'),
+            VivifyExpiresAt = ExpiryTime.ToAbsolute(meta.VivifyTtl, now),
+            Initial = meta.Initial,
+            UpdateTtl = meta.Has('T'),
+            ExpiresAt = ExpiryTime.ToAbsolute(meta.Ttl, now),
+        };
+
+        var status = _store.MetaApplyDelta(command.Key, options, out var outcome);
+        switch (status)
+        {
+            case MetaStatus.Ok:
+                Counters.Increment(increment ? Counter.IncrHits : Counter.DecrHits);
+                Span<byte> digits = stackalloc byte[20];
+                var length = AsciiNumber.FormatUInt64(outcome.Value, digits);
+                var fields = new MetaItemFields(outcome.Cas, 0, length, TtlRemaining(outcome.ExpiresAt, now), false, 0);
+                if (meta.Has('v'))
+                {
+                    MetaResponseWriter.WriteHeader(output, MetaResponseWriter.Value, length, meta, command.Key, ArithmeticReturns, fields);
+                    TextResponseWriter.Write(output, TextReplies.Crlf);
+                    TextResponseWriter.Write(output, digits[..length]);
+                    TextResponseWriter.Write(output, TextReplies.Crlf);
+                }
+                else if (!meta.Quiet)
+                {
+                    MetaResponseWriter.WriteLine(output, MetaResponseWriter.Success, meta, command.Key, ArithmeticReturns, fields);
+                }
+
+                break;
+            case MetaStatus.NotFound:
+                Counters.Increment(increment ? Counter.IncrMisses : Counter.DecrMisses);
+                MetaResponseWriter.WriteLine(output, MetaResponseWriter.NotFound, meta, command.Key, MetaResponseWriter.KeyAndOpaque, default);
+                break;
+            case MetaStatus.NotStored:
+                MetaResponseWriter.WriteLine(output, MetaResponseWriter.NotStored, meta, command.Key, MetaResponseWriter.KeyAndOpaque, default);
+                break;
+            case MetaStatus.Exists:
+                MetaResponseWriter.WriteLine(output, MetaResponseWriter.Exists, meta, command.Key, MetaResponseWriter.KeyAndOpaque, default);
+                break;
+            case MetaStatus.NonNumeric:
+                TextResponseWriter.Write(output, TextReplies.NonNumericValue);
+                break;
+            default:
+                TextResponseWriter.Write(output, TextReplies.OutOfMemory);
+                break;
+        }
+    }
+
+    private void ExecuteMetaDebug(ref TextCommand command, IBufferWriter<byte> output)
+    {
+        if (!_store.TryInspect(command.Key, out var item))
+        {
+            TextResponseWriter.Write(output, "EN\r\n"u8);
+            return;
+        }
+
+        var now = _context.NowUnixSeconds;
+        TextResponseWriter.Write(output, "ME "u8);
+        if (command.Meta.Base64Key)
+        {
+            // The spec: a b key comes back base64 encoded (1.6.18 printed it decoded).
+            var span = output.GetSpan(MetaCommandParser.EncodedKeyLength(command.Key.Length));
+            output.Advance(MetaCommandParser.EncodeKey(command.Key, span));
+        }
+        else
+        {
+            TextResponseWriter.Write(output, command.Key);
+        }
+
+        TextResponseWriter.Write(output, " exp="u8);
+        MetaResponseWriter.WriteNumber(output, TtlRemaining(item.ExpiresAt, now));
+        TextResponseWriter.Write(output, " la="u8);
+        MetaResponseWriter.WriteNumber(output, Math.Max(now - item.LastAccessAt, 0));
+        TextResponseWriter.Write(output, " cas="u8);
+        MetaResponseWriter.WriteNumber(output, item.Cas);
+        TextResponseWriter.Write(output, item.Fetched ? " fetch=yes cls="u8 : " fetch=no cls="u8);
+        MetaResponseWriter.WriteNumber(output, item.SlabClassId);
+        TextResponseWriter.Write(output, " size="u8);
+
+        // memcached's item size: its 48-byte header, 8 of CAS, the key and its NUL, the value and its \r\n.
+        MetaResponseWriter.WriteNumber(output, 48 + 8 + item.KeyLength + 1 + item.ValueLength + 2);
+        TextResponseWriter.Write(output, TextReplies.Crlf);
+    }
+
+    /// <summary>Writes an mg hit (VA with the value, or HD) while the store holds the item still.</summary>
+    private ref struct MetaGetWriter(IBufferWriter<byte> output, MetaFlags flags, ReadOnlySpan<byte> key, long now) : IMetaItemVisitor
+    {
+        private readonly IBufferWriter<byte> _output = output;
+        private readonly MetaFlags _flags = flags;
+        private readonly ReadOnlySpan<byte> _key = key;
+        private readonly long _now = now;
+
+        public readonly void Visit(scoped in ItemView item, in MetaItemState state)
+        {
+            // mg C: a matching CAS means the client's copy is current, so the value is left out.
+            var withValue = _flags.Has('v') && !(_flags.Has('C') && item.Cas == _flags.CompareCas);
+            var fields = new MetaItemFields(item.Cas, item.Flags, item.Value.Length, TtlRemaining(item.ExpiresAt, _now), state.HitBefore, Math.Max(_now - state.LastAccessAt, 0));
+            MetaResponseWriter.WriteHeader(_output, withValue ? MetaResponseWriter.Value : MetaResponseWriter.Success, withValue ? item.Value.Length : -1, _flags, _key, GetReturns, fields);
+
+            // memcached 1.6.18 puts these after the requested flags, in this order.
+            if (state.WinTokenSentBefore)
+            {
+                TextResponseWriter.Write(_output, " Z"u8);
+            }
+
+            if (state.Stale)
+            {
+                TextResponseWriter.Write(_output, " X"u8);
+            }
+
+            if (state.Won)
+            {
+                TextResponseWriter.Write(_output, " W"u8);
+            }
+
+            TextResponseWriter.Write(_output, TextReplies.Crlf);
+            if (withValue)
+            {
+                TextResponseWriter.Write(_output, item.Value);
+                TextResponseWriter.Write(_output, TextReplies.Crlf);
+            }
+        }
     }
 
     /// <summary>Writes each hit as a VALUE block while the store holds the item still.</summary>
