@@ -356,10 +356,10 @@ public sealed class BinaryProtocolSession : IProtocolSession
         Counters.Increment(Counter.CmdSet);
         StoreResult result;
         ulong cas = 0;
-        if (mode is StoreMode.Append or StoreMode.Prepend && header.Cas != 0 && !CasMatches(key, header.Cas, out var found))
+        if (mode is StoreMode.Append or StoreMode.Prepend && header.Cas != 0)
         {
-            // IItemStore compares CAS only for whole-value stores, so append's check runs just before it.
-            result = found ? StoreResult.Exists : StoreResult.NotStored;
+            // Compared and appended under the key's lock in one step, so no other write can slip between them.
+            result = _store.MetaStore(mode, key, value, flags, expiresAt, new MetaStoreOptions { HasCompareCas = true, CompareCas = header.Cas }, out cas, out _);
         }
         else
         {
@@ -410,11 +410,23 @@ public sealed class BinaryProtocolSession : IProtocolSession
 
     private void ExecuteDelete(in BinaryHeader header, ReadOnlySpan<byte> key, IBufferWriter<byte> output)
     {
-        if (header.Cas != 0 && !CasMatches(key, header.Cas, out var found))
+        if (header.Cas != 0)
         {
-            // IItemStore deletes unconditionally; the compare runs just before, as close as it can get.
-            Counters.Increment(Counter.DeleteMisses);
-            BinaryResponseWriter.WriteError(output, header.Opcode, found ? BinaryStatus.KeyExists : BinaryStatus.KeyNotFound, header.Opaque);
+            // A delete with a CAS compares and deletes under the key's lock in one step.
+            var status = _store.MetaDelete(key, new MetaDeleteOptions { HasCompareCas = true, CompareCas = header.Cas });
+            if (status != MetaStatus.Ok)
+            {
+                Counters.Increment(Counter.DeleteMisses);
+                BinaryResponseWriter.WriteError(output, header.Opcode, status == MetaStatus.Exists ? BinaryStatus.KeyExists : BinaryStatus.KeyNotFound, header.Opaque);
+                return;
+            }
+
+            Counters.Increment(Counter.DeleteHits);
+            if (!header.Opcode.IsQuiet())
+            {
+                BinaryResponseWriter.WriteEmpty(output, header.Opcode, header.Opaque);
+            }
+
             return;
         }
 
@@ -561,13 +573,6 @@ public sealed class BinaryProtocolSession : IProtocolSession
         }
 
         BinaryResponseWriter.WriteStat(output, header.Opaque, default, default);
-    }
-
-    private bool CasMatches(ReadOnlySpan<byte> key, ulong cas, out bool found)
-    {
-        var capture = default(ItemCapture);
-        found = _store.TryGet(key, ref capture);
-        return found && capture.Cas == cas;
     }
 
     /// <summary>

@@ -83,7 +83,7 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
         }
 
         // -B ascii reads binary bytes as text, and -B binary drops text once a "header" fails its magic: both as memcached.
-        return binary ? new BinaryProtocolSession(context, info) : new TextSession(new TextProtocolSession(context, info));
+        return binary ? new BinaryProtocolSession(context, info) : new TextProtocolSession(context, info);
     }
 
     private static byte FirstByte(in ReadOnlySequence<byte> buffer)
@@ -211,21 +211,4 @@ public interface IProtocolSession : IDisposable
 
     /// <summary>Finishes the operation a request started when <see cref="Process"/> answered <see cref="BatchOutcome.AwaitOperation"/>.</summary>
     Task CompletePendingAsync(PipeWriter output);
-}
-
-/// <summary>
-/// The text session behind <see cref="IProtocolSession"/>. A wrapper because TextProtocolSession.cs is being
-/// changed in parallel (meta commands); once that lands, it can implement the interface itself and this goes.
-/// </summary>
-internal sealed class TextSession(TextProtocolSession inner) : IProtocolSession
-{
-    public CounterSet Counters => inner.Counters;
-
-    public BatchOutcome Process(ref ReadOnlySequence<byte> buffer, PipeWriter output) => inner.Process(ref buffer, output);
-
-    public bool TakeWritesPending() => inner.TakeWritesPending();
-
-    public Task CompletePendingAsync(PipeWriter output) => inner.CompletePendingAsync(output);
-
-    public void Dispose() => inner.Dispose();
 }

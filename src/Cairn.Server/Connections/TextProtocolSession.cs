@@ -28,7 +28,7 @@ public enum BatchOutcome
 /// far, answers each request into the output, and never waits for I/O itself, so a whole pipelined
 /// batch is answered before the connection loop flushes once.
 /// </summary>
-public sealed class TextProtocolSession : IDisposable
+public sealed class TextProtocolSession : IProtocolSession
 {
     /// <summary>memcached closes a connection whose line has no newline within this many bytes...</summary>
     public const int MaxLineLength = 2048;

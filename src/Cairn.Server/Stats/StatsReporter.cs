@@ -206,7 +206,12 @@ public sealed class StatsReporter(ServerContext context)
         yield return ("umask", Convert.ToString(options.UnixSocketMask, 8));
         yield return ("num_threads", Num(options.Threads));
         yield return ("cas_enabled", "yes");
-        yield return ("binding_protocol", "ascii");
+        yield return ("binding_protocol", options.Protocol switch
+        {
+            ProtocolMode.Ascii => "ascii",
+            ProtocolMode.Binary => "binary",
+            _ => "auto-negotiate",
+        });
         yield return ("item_size_max", Num(options.MaxItemSize));
         yield return ("flush_enabled", options.FlushEnabled ? "yes" : "no");
         yield return ("shutdown_command", options.ShutdownCommandEnabled ? "yes" : "no");
