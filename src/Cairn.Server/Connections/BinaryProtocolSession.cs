@@ -2,9 +2,11 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.IO.Pipelines;
+using System.Security.Cryptography;
 using System.Text;
 using Cairn.Protocol.Binary;
 using Cairn.Protocol.Text;
+using Cairn.Server.Auth;
 using Cairn.Server.Hosting;
 using Cairn.Server.Stats;
 using Cairn.Storage;
@@ -30,6 +32,11 @@ public sealed class BinaryProtocolSession : IProtocolSession
     /// <summary>incr/decr's "expiration" extra that means: do not create a missing counter.</summary>
     private const uint NoCreate = 0xffffffff;
 
+    /// <summary>Largest SASL body read; PLAIN's user and password fit many times over, and longer is refused unread.</summary>
+    private const int MaxSaslBody = 4096;
+
+    private static ReadOnlySpan<byte> Authenticated => "Authenticated"u8;
+
     private static readonly byte[] VersionBytes = Encoding.ASCII.GetBytes(ServerContext.Version);
 
     private readonly ServerContext _context;
@@ -46,7 +53,11 @@ public sealed class BinaryProtocolSession : IProtocolSession
         _store = context.Store;
         _stats = new StatsReporter(context);
         Connection = connection;
+        _authenticated = !context.SaslRequired;
     }
+
+    /// <summary>False under -S until SASL PLAIN succeeds on this connection.</summary>
+    private bool _authenticated;
 
     public ConnectionInfo? Connection { get; }
 
@@ -108,7 +119,13 @@ public sealed class BinaryProtocolSession : IProtocolSession
     /// <summary>Answers one request if it is all here.</summary>
     private Step ProcessOne(ref ReadOnlySequence<byte> buffer, in BinaryHeader header, IBufferWriter<byte> output)
     {
-        switch (header.Check())
+        var check = header.Check();
+        if (!_authenticated && RefusedUnauthenticated(in header, check, output))
+        {
+            return Step.Close;
+        }
+
+        switch (check)
         {
             case FrameCheck.BadMagic:
                 // memcached drops a connection that loses the frame boundary without a word.
@@ -122,6 +139,11 @@ public sealed class BinaryProtocolSession : IProtocolSession
             case FrameCheck.UnknownCommand:
                 SkipUnknown(ref buffer, in header, output);
                 return Step.Done;
+        }
+
+        if (_context.SaslRequired && header.Opcode is BinaryOpcode.SaslListMechs or BinaryOpcode.SaslAuth or BinaryOpcode.SaslStep)
+        {
+            return ProcessSasl(ref buffer, in header, output);
         }
 
         if (!header.Opcode.IsKnown())
@@ -170,6 +192,91 @@ public sealed class BinaryProtocolSession : IProtocolSession
         }
 
         return Execute(in header, body, output) ? Step.Done : Step.Close;
+    }
+
+    /// <summary>
+    /// memcached -S (proto_bin.c authenticated()): before SASL succeeds only the SASL opcodes and version are
+    /// served; anything else is answered "Auth failure." and the connection closed.
+    /// </summary>
+    private static bool RefusedUnauthenticated(in BinaryHeader header, FrameCheck check, IBufferWriter<byte> output)
+    {
+        if (check is FrameCheck.BadMagic or FrameCheck.BodyTooShort
+            || header.Opcode is BinaryOpcode.SaslListMechs or BinaryOpcode.SaslAuth or BinaryOpcode.SaslStep or BinaryOpcode.Version)
+        {
+            return false;
+        }
+
+        BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.AuthenticationError, header.Opaque);
+        return true;
+    }
+
+    /// <summary>SASL under -S, with memcached's framing checks: list mechanisms answers PLAIN; auth checks PLAIN; step always fails (PLAIN has one step).</summary>
+    private Step ProcessSasl(ref ReadOnlySequence<byte> buffer, in BinaryHeader header, IBufferWriter<byte> output)
+    {
+        var opcode = header.Opcode;
+        if (opcode == BinaryOpcode.SaslListMechs)
+        {
+            if (header.ExtrasLength != 0 || header.KeyLength != 0 || header.TotalBodyLength != 0)
+            {
+                BinaryResponseWriter.WriteError(output, opcode, BinaryStatus.InvalidArguments, header.Opaque);
+                return Step.Close;
+            }
+
+            buffer = buffer.Slice(BinaryHeader.Size);
+            BinaryResponseWriter.Write(output, opcode, BinaryStatus.NoError, header.Opaque, 0, default, default, SaslPlain.MechanismName);
+            return Step.Done;
+        }
+
+        if (header.ExtrasLength != 0 || header.KeyLength == 0)
+        {
+            BinaryResponseWriter.WriteError(output, opcode, BinaryStatus.InvalidArguments, header.Opaque);
+            return Step.Close;
+        }
+
+        if (header.KeyLength > SaslPlain.MaxMechanismLength || header.TotalBodyLength > MaxSaslBody)
+        {
+            // Refused without buffering it; the body streams past so the next request is read in sync.
+            BinaryResponseWriter.WriteError(output, opcode, BinaryStatus.InvalidArguments, header.Opaque);
+            buffer = buffer.Slice(BinaryHeader.Size);
+            _swallowRemaining = header.TotalBodyLength;
+            return Step.Done;
+        }
+
+        var frameLength = BinaryHeader.Size + (long)header.TotalBodyLength;
+        if (buffer.Length < frameLength)
+        {
+            // A body shorter than declared: wait for the rest, as memcached does; nothing is answered early.
+            return Step.NeedMore;
+        }
+
+        Span<byte> body = stackalloc byte[(int)header.TotalBodyLength];
+        buffer.Slice(BinaryHeader.Size, header.TotalBodyLength).CopyTo(body);
+        buffer = buffer.Slice(frameLength);
+        if (Connection is not null)
+        {
+            Connection.LastCommandUnixSeconds = _context.NowUnixSeconds;
+        }
+
+        var mechanism = body[..header.KeyLength];
+        var succeeded = opcode == BinaryOpcode.SaslAuth
+            && mechanism.SequenceEqual(SaslPlain.MechanismName)
+            && SaslPlain.Authenticate(body[header.KeyLength..], _context.Credentials!);
+        CryptographicOperations.ZeroMemory(body);
+
+        Counters.Increment(Counter.AuthCmds);
+        if (succeeded)
+        {
+            _authenticated = true;
+            BinaryResponseWriter.Write(output, opcode, BinaryStatus.NoError, header.Opaque, 0, default, default, Authenticated);
+        }
+        else
+        {
+            // As memcached: a failure leaves an authenticated connection authenticated, and an unauthenticated one open.
+            Counters.Increment(Counter.AuthErrors);
+            BinaryResponseWriter.WriteError(output, opcode, BinaryStatus.AuthenticationError, header.Opaque);
+        }
+
+        return Step.Done;
     }
 
     private void SkipUnknown(ref ReadOnlySequence<byte> buffer, in BinaryHeader header, IBufferWriter<byte> output)

@@ -65,8 +65,11 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
     /// </summary>
     private async Task<IProtocolSession?> StartSessionAsync(PipeReader input, ConnectionInfo info)
     {
-        var binary = context.Options.Protocol == ProtocolMode.Binary;
-        if (context.Options.Protocol == ProtocolMode.Auto)
+        // Authentication pins the protocol it guards whatever -B says, so the other protocol cannot bypass it:
+        // -S serves only binary (text is dropped at its first "header"), -Y only text (binary bytes read as lines).
+        var mode = context.SaslRequired ? ProtocolMode.Binary : context.AsciiAuthRequired ? ProtocolMode.Ascii : context.Options.Protocol;
+        var binary = mode == ProtocolMode.Binary;
+        if (mode == ProtocolMode.Auto)
         {
             var result = await input.ReadAsync();
             var buffer = result.Buffer;

@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Security.Cryptography;
 using System.Text;
 using Cairn.Protocol.Text;
+using Cairn.Server.Auth;
 using Cairn.Server.Hosting;
 using Cairn.Server.Stats;
 using Cairn.Storage;
@@ -57,7 +59,11 @@ public sealed class TextProtocolSession : IProtocolSession
         _store = context.Store;
         _stats = new StatsReporter(context);
         Connection = connection;
+        _authenticated = !context.AsciiAuthRequired;
     }
+
+    /// <summary>False under -Y until the connection's "set" handshake names a user and password from the file.</summary>
+    private bool _authenticated;
 
     private Task? _pendingOperation;
 
@@ -146,6 +152,11 @@ public sealed class TextProtocolSession : IProtocolSession
 
     private StepResult ProcessOne(ref ReadOnlySequence<byte> buffer, IBufferWriter<byte> output)
     {
+        if (!_authenticated)
+        {
+            return ProcessAuthentication(ref buffer, output);
+        }
+
         var newline = buffer.PositionOf((byte)'\n');
         if (newline is null)
         {
@@ -187,6 +198,73 @@ public sealed class TextProtocolSession : IProtocolSession
         }
 
         return Execute(ref command, output);
+    }
+
+    /// <summary>
+    /// -Y's handshake, as memcached's try_read_command_asciiauth: a "set" line and its "user password" block
+    /// authenticate; any other line is answered "unauthenticated"; a failure leaves the connection open to try again.
+    /// </summary>
+    private StepResult ProcessAuthentication(ref ReadOnlySequence<byte> buffer, IBufferWriter<byte> output)
+    {
+        var newline = buffer.PositionOf((byte)'\n');
+        if (newline is null)
+        {
+            return buffer.Length > MaxLineLength ? StepResult.Close : StepResult.NeedMore;
+        }
+
+        var lineSequence = buffer.Slice(0, newline.Value);
+        var line = lineSequence.IsSingleSegment ? lineSequence.FirstSpan : CopyToScratch(lineSequence);
+        if (line.Length > 0 && line[^1] == (byte)'\r')
+        {
+            line = line[..^1];
+        }
+
+        var rest = buffer.Slice(buffer.GetPosition(1, newline.Value));
+        if (!AsciiAuth.TryParseSetLine(line, out var length))
+        {
+            buffer = rest;
+            TextResponseWriter.Write(output, AsciiAuth.Unauthenticated);
+            return StepResult.Done;
+        }
+
+        var blockLength = (long)length + 2;
+        if (length > AsciiAuth.MaxTokenLength)
+        {
+            // No credential is this long: refuse it now and let the block stream past, so memory stays bounded.
+            buffer = rest;
+            _swallowRemaining = blockLength;
+            TextResponseWriter.Write(output, AsciiAuth.BadFormat);
+            return StepResult.Done;
+        }
+
+        if (rest.Length < blockLength)
+        {
+            return StepResult.NeedMore;
+        }
+
+        buffer = rest.Slice(blockLength);
+        if (!IsCrlf(rest.Slice(length, 2)))
+        {
+            TextResponseWriter.Write(output, AsciiAuth.BadTermination);
+            return StepResult.Done;
+        }
+
+        var block = rest.Slice(0, length);
+        Span<byte> data = stackalloc byte[(int)length];
+        block.CopyTo(data);
+        var reply = AsciiAuth.Check(data, _context.Credentials!, out _authenticated, out var attempted);
+        CryptographicOperations.ZeroMemory(data);
+        if (attempted)
+        {
+            Counters.Increment(Counter.AuthCmds);
+            if (!_authenticated)
+            {
+                Counters.Increment(Counter.AuthErrors);
+            }
+        }
+
+        TextResponseWriter.Write(output, reply);
+        return StepResult.Done;
     }
 
     private StepResult ProcessStorage(ref ReadOnlySequence<byte> buffer, ReadOnlySequence<byte> rest, ref TextCommand command, IBufferWriter<byte> output)

@@ -1,5 +1,6 @@
 using System.Net;
 using Cairn.Server.Connections;
+using Cairn.Server.Tls;
 using Cairn.Storage;
 using Cairn.Storage.Durability;
 using Microsoft.AspNetCore.Builder;
@@ -38,11 +39,17 @@ public sealed class CairnServer : IAsyncDisposable
     /// <summary>The TCP endpoints actually bound (port 0 resolved), available after <see cref="StartAsync"/>.</summary>
     public IReadOnlyList<IPEndPoint> EndPoints { get; private set; } = [];
 
+    /// <summary>The subset of <see cref="EndPoints"/> that speaks TLS (-Z without notls:).</summary>
+    public IReadOnlyList<IPEndPoint> TlsEndPoints { get; private set; } = [];
+
     public IHostApplicationLifetime Lifetime => _app.Lifetime;
 
     public static CairnServer Create(ServerOptions options, TimeProvider? time = null, Action<ILoggingBuilder>? configureLogging = null)
     {
         time ??= TimeProvider.System;
+
+        // Certificates are read before the log is opened, so a bad -Z setup fails without touching the data directory.
+        var tls = TlsListenerSettings.Create(options.Tls);
         var store = new SlabItemStore(options.ToStoreOptions(time));
         DurableStore? durability = null;
         if (options.Persist)
@@ -104,14 +111,25 @@ public sealed class CairnServer : IAsyncDisposable
             if (options.TcpEnabled)
             {
                 var addresses = options.ListenAddresses.Count == 0 ? ["127.0.0.1"] : options.ListenAddresses;
-                foreach (var address in addresses)
+                foreach (var text in addresses)
                 {
-                    kestrel.Listen(new IPEndPoint(ParseAddress(address), options.Port), listen => listen.UseConnectionHandler<MemcachedConnectionHandler>());
+                    var address = ListenAddress.Parse(text, options.Port);
+                    kestrel.Listen(address.EndPoint, listen =>
+                    {
+                        // Kestrel's TLS middleware is not HTTP-specific: it hands the handler a pipe over the SslStream.
+                        if (tls is not null && !address.Plain)
+                        {
+                            listen.UseHttps(tls);
+                        }
+
+                        listen.UseConnectionHandler<MemcachedConnectionHandler>();
+                    });
                 }
             }
 
             if (options.UnixSocketPath is not null)
             {
+                // The unix socket stays plain, as in memcached: only local processes reach it.
                 kestrel.ListenUnixSocket(options.UnixSocketPath, listen => listen.UseConnectionHandler<MemcachedConnectionHandler>());
             }
         });
@@ -128,15 +146,22 @@ public sealed class CairnServer : IAsyncDisposable
         await _app.StartAsync(cancellationToken);
         var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         var endPoints = new List<IPEndPoint>();
+        var tlsEndPoints = new List<IPEndPoint>();
         foreach (var address in addresses)
         {
-            if (Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.Scheme == "http" && IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip))
+            // Kestrel names a listener with TLS middleware https://, a plain one http://.
+            if (Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip))
             {
                 endPoints.Add(new IPEndPoint(ip, uri.Port));
+                if (uri.Scheme == "https")
+                {
+                    tlsEndPoints.Add(endPoints[^1]);
+                }
             }
         }
 
         EndPoints = endPoints;
+        TlsEndPoints = tlsEndPoints;
         if (Context.Options.UnixSocketPath is { } socketPath && OperatingSystem.IsLinux())
         {
             File.SetUnixFileMode(socketPath, (UnixFileMode)Context.Options.UnixSocketMask);
@@ -160,20 +185,5 @@ public sealed class CairnServer : IAsyncDisposable
         // Connections are gone; write and sync what the log still holds before the memory goes.
         _durability?.Dispose();
         _store.Dispose();
-    }
-
-    private static IPAddress ParseAddress(string address)
-    {
-        if (address.Equals("localhost", StringComparison.OrdinalIgnoreCase))
-        {
-            return IPAddress.Loopback;
-        }
-
-        if (IPAddress.TryParse(address.Trim('[', ']'), out var ip))
-        {
-            return ip;
-        }
-
-        throw new CommandLineException($"cannot listen on '{address}': not an IP address");
     }
 }

@@ -11,6 +11,7 @@ public static class CommandLine
     public static ServerOptions Parse(IReadOnlyList<string> args)
     {
         var options = new ServerOptions();
+        var protocolGiven = false;
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
@@ -125,6 +126,14 @@ public static class CommandLine
                         "binary" => ProtocolMode.Binary,
                         var other => throw new CommandLineException($"Invalid value for binding protocol: {other} -- should be one of auto, binary, or ascii"),
                     };
+                    protocolGiven = true;
+                    break;
+                case "S" or "enable-sasl":
+                    options.SaslEnabled = true;
+                    options.SaslPasswordFile ??= Environment.GetEnvironmentVariable(Cairn.Server.Auth.CredentialStore.SaslPasswordDatabaseVariable);
+                    break;
+                case "Y" or "auth-file":
+                    options.AuthFile = Value();
                     break;
                 case "data-dir":
                     options.DataDirectory = Value();
@@ -167,9 +176,30 @@ public static class CommandLine
                 case "V" or "version":
                     options.ShowVersion = true;
                     break;
+                case "Z" or "enable-ssl":
+                    options.Tls.Enabled = true;
+                    break;
+                case "o" or "extended":
+                    // memcached's comma-separated key[=value] list: the ssl_* keys are acted on, the rest reported as ignored.
+                    var ignoredExtended = new List<string>();
+                    foreach (var item in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        var eq = item.IndexOf('=', StringComparison.Ordinal);
+                        if (!options.Tls.TryApply(eq < 0 ? item : item[..eq], eq < 0 ? null : item[(eq + 1)..]))
+                        {
+                            ignoredExtended.Add(item);
+                        }
+                    }
+
+                    if (ignoredExtended.Count > 0)
+                    {
+                        options.IgnoredOptions.Add($"-o {string.Join(',', ignoredExtended)}");
+                    }
+
+                    break;
 
                 // Accepted so memcached's harnesses and init scripts start Cairn unchanged; they mean nothing here.
-                case "u" or "user" or "o" or "extended" or "R" or "max-reqs-per-event" or "b" or "listen-backlog"
+                case "u" or "user" or "R" or "max-reqs-per-event" or "b" or "listen-backlog"
                     or "n" or "slab-min-size" or "D" or "P" or "pidfile":
                     options.IgnoredOptions.Add($"{arg} {Value()}");
                     break;
@@ -181,15 +211,61 @@ public static class CommandLine
             }
         }
 
+        CheckAuthentication(options, protocolGiven);
         return options;
+    }
+
+    /// <summary>memcached's startup checks: each kind of authentication pins the one protocol it guards, so the other cannot bypass it.</summary>
+    private static void CheckAuthentication(ServerOptions options, bool protocolGiven)
+    {
+        if (options.SaslEnabled && options.AuthFile is not null)
+        {
+            throw new CommandLineException("-S (binary SASL) and -Y (ascii auth) cannot be used together: each refuses the other's protocol");
+        }
+
+        if (options.AuthFile is not null)
+        {
+            if (protocolGiven && options.Protocol != ProtocolMode.Ascii)
+            {
+                throw new CommandLineException("You cannot allow the BINARY protocol while using ascii authentication tokens (-Y needs -B ascii)");
+            }
+
+            if (options.UdpPort != 0)
+            {
+                throw new CommandLineException("Cannot use UDP with ascii authentication enabled (-U 0 to disable)");
+            }
+
+            options.Protocol = ProtocolMode.Ascii;
+        }
+
+        if (options.SaslEnabled)
+        {
+            if (protocolGiven && options.Protocol != ProtocolMode.Binary)
+            {
+                throw new CommandLineException("You cannot allow the ASCII protocol while using SASL (-S needs -B binary)");
+            }
+
+            if (options.UdpPort != 0)
+            {
+                throw new CommandLineException("Cannot enable UDP while using binary SASL authentication");
+            }
+
+            if (string.IsNullOrEmpty(options.SaslPasswordFile))
+            {
+                throw new CommandLineException($"-S needs {Cairn.Server.Auth.CredentialStore.SaslPasswordDatabaseVariable} to name a file of user:password lines");
+            }
+
+            options.Protocol = ProtocolMode.Binary;
+        }
     }
 
     public static string HelpText => """
         cairn-server: a memcached-compatible key-value server that keeps what it acknowledges.
 
         -p, --port=<num>          TCP port to listen on (default: 9889)
-        -l, --listen=<addr>       interface(s) to listen on, comma separated (default: 127.0.0.1;
-                                  use 0.0.0.0 or :: to open it up, ::1 for IPv6 loopback)
+        -l, --listen=<addr>       interface(s) to listen on, comma separated, each [notls:]addr[:port]
+                                  (default: 127.0.0.1; use 0.0.0.0 or :: to open it up, ::1 or
+                                  [::1]:port for IPv6 loopback)
         -s, --unix-socket=<file>  unix socket to listen on (TCP is off unless -p is also given)
         -a, --unix-mask=<mask>    access mask for the unix socket, in octal (default: 700)
         -c, --conn-limit=<num>    max simultaneous connections (default: 1024)
@@ -212,8 +288,17 @@ public static class CommandLine
             --compact-min-size=<mb>  compact in the background once the log is this big... (default: 64)
             --compact-dead-ratio=<r> ...and this share of it is dead (default: 0.5)
             --truncate-corrupt-log   start even if the log is damaged in the middle, cutting it there
+        -S, --enable-sasl         binary protocol only, SASL PLAIN required; users from the
+                                  user:password file named by $MEMCACHED_SASL_PWDB
+        -Y, --auth-file=<file>    text protocol only; the first command must be
+                                  "set <key> <flags> <exptime> <bytes>" with "user password"
+                                  (users from <file>, user:password lines)
         -v, -vv, --verbose        more logging
-        -U, -u, -o, -R, -b, -n, -P, -k, -C, -L, -r   accepted and ignored (memcached compatibility)
+        -Z, --enable-ssl          TLS on the TCP listeners; -l notls:<addr> keeps one plain
+        -o, --extended=<opts>     ssl_chain_cert=<pem>, ssl_key=<pem>, ssl_ca_cert=<pem>,
+                                  ssl_verify_mode=0|1|2|3 (none, request, require, once),
+                                  ssl_min_version=tlsv1.2|tlsv1.3; other -o options are ignored
+        -U, -u, -R, -b, -n, -P, -k, -C, -L, -r   accepted and ignored (memcached compatibility)
         -h, --help                this text
         -V, --version             print the version and exit
         """;

@@ -1,3 +1,4 @@
+using Cairn.Server.Auth;
 using Cairn.Server.Stats;
 using Cairn.Storage;
 using Cairn.Storage.Durability;
@@ -17,7 +18,17 @@ public sealed class ServerContext
         Time = time;
         Statistics = new ServerStatistics(time);
         _verbosity = options.Verbosity;
+        Credentials = LoadCredentials(options);
     }
+
+    /// <summary>The users of -S or -Y; null when connections need no authentication.</summary>
+    public CredentialStore? Credentials { get; }
+
+    /// <summary>-S: a binary connection must authenticate with SASL PLAIN before anything but version.</summary>
+    public bool SaslRequired => Options.SaslEnabled;
+
+    /// <summary>-Y: a text connection must authenticate with memcached's "set" handshake first.</summary>
+    public bool AsciiAuthRequired => !Options.SaslEnabled && Options.AuthFile is not null;
 
     public IItemStore Store { get; }
 
@@ -53,4 +64,17 @@ public sealed class ServerContext
     public long NowUnixSeconds => Time.GetUtcNow().ToUnixTimeSeconds();
 
     public void RequestShutdown() => ShutdownRequested?.Invoke();
+
+    private static CredentialStore? LoadCredentials(ServerOptions options)
+    {
+        if (options.SaslEnabled)
+        {
+            var path = options.SaslPasswordFile ?? Environment.GetEnvironmentVariable(CredentialStore.SaslPasswordDatabaseVariable);
+            return string.IsNullOrEmpty(path)
+                ? throw new CredentialFileException($"-S needs {CredentialStore.SaslPasswordDatabaseVariable} to name a file of user:password lines")
+                : CredentialStore.Load(path, "-S");
+        }
+
+        return options.AuthFile is { } authFile ? CredentialStore.Load(authFile, "-Y") : null;
+    }
 }

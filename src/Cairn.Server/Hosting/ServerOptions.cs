@@ -61,6 +61,18 @@ public sealed class ServerOptions
 
     public double CompactDeadRatio { get; set; } = 0.5;
 
+    /// <summary>-Z and -o ssl_*: TLS on the TCP listeners.</summary>
+    public Cairn.Server.Tls.TlsOptions Tls { get; } = new();
+
+    /// <summary>-S: binary connections must pass SASL PLAIN first; text connections are refused (binary only).</summary>
+    public bool SaslEnabled { get; set; }
+
+    /// <summary>With -S, the user:password file; null means the MEMCACHED_SASL_PWDB environment variable.</summary>
+    public string? SaslPasswordFile { get; set; }
+
+    /// <summary>-Y: text connections must authenticate with a "set" carrying "user password"; binary is refused (ascii only).</summary>
+    public string? AuthFile { get; set; }
+
     public List<string> IgnoredOptions { get; } = [];
 
     public bool ShowHelp { get; set; }

@@ -22,6 +22,8 @@ public enum Counter
     TouchMisses,
     StoreTooLarge,
     StoreNoMemory,
+    AuthCmds,
+    AuthErrors,
     BytesRead,
     BytesWritten,
 }

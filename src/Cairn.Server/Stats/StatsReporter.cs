@@ -138,8 +138,8 @@ public sealed class StatsReporter(ServerContext context)
         yield return ("touch_misses", Num(totals[Counter.TouchMisses]));
         yield return ("store_too_large", Num(totals[Counter.StoreTooLarge]));
         yield return ("store_no_memory", Num(totals[Counter.StoreNoMemory] + store.OutOfMemoryErrors));
-        yield return ("auth_cmds", "0");
-        yield return ("auth_errors", "0");
+        yield return ("auth_cmds", Num(totals[Counter.AuthCmds]));
+        yield return ("auth_errors", Num(totals[Counter.AuthErrors]));
         yield return ("bytes_read", Num(totals[Counter.BytesRead]));
         yield return ("bytes_written", Num(totals[Counter.BytesWritten]));
         yield return ("limit_maxbytes", Num(store.MemoryLimit));
@@ -212,6 +212,10 @@ public sealed class StatsReporter(ServerContext context)
             ProtocolMode.Binary => "binary",
             _ => "auto-negotiate",
         });
+        yield return ("auth_enabled_sasl", context.SaslRequired ? "yes" : "no");
+
+        // memcached prints the -Y file's path here, or "no".
+        yield return ("auth_enabled_ascii", context.AsciiAuthRequired ? options.AuthFile! : "no");
         yield return ("item_size_max", Num(options.MaxItemSize));
         yield return ("flush_enabled", options.FlushEnabled ? "yes" : "no");
         yield return ("shutdown_command", options.ShutdownCommandEnabled ? "yes" : "no");
