@@ -67,7 +67,18 @@ public sealed class CairnServer : IAsyncDisposable
             }
         }
 
-        var context = new ServerContext(store, options, time, durability);
+        ServerContext context;
+        try
+        {
+            // Reads the password files; a bad one must not leave the data directory locked behind it.
+            context = new ServerContext(store, options, time, durability);
+        }
+        catch
+        {
+            durability?.Dispose();
+            store.Dispose();
+            throw;
+        }
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {

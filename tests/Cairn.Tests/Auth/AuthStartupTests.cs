@@ -85,6 +85,22 @@ public sealed class AuthStartupTests : IDisposable
     }
 
     [Fact]
+    public async Task A_bad_password_file_leaves_the_data_directory_unlocked()
+    {
+        var dataDirectory = Path.Combine(_files.Directory, "data");
+        await Assert.ThrowsAsync<CredentialFileException>(() => TestServer.StartAsync(options =>
+        {
+            options.DataDirectory = dataDirectory;
+            options.AuthFile = Path.Combine(_files.Directory, "nope");
+        }));
+
+        // The failed start released its lock: the same directory opens again at once.
+        await using var server = await TestServer.StartAsync(options => options.DataDirectory = dataDirectory);
+        using var client = await server.ConnectAsync();
+        await client.RoundTripAsync("set k 0 0 1\r\nx\r\n", "STORED\r\n");
+    }
+
+    [Fact]
     public void Malformed_password_file_is_refused_without_echoing_the_line()
     {
         File.WriteAllText(_files.PasswordFile, "alice:secret\nhunter2\n");

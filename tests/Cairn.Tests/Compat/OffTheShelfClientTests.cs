@@ -24,4 +24,31 @@ public class OffTheShelfClientTests
         Assert.Matches(@"\d+ passed", output);
         Assert.DoesNotMatch(@"\d+ failed", output);
     }
+
+    [ExternalToolFact("/usr/lib/python3/dist-packages/bmemcached")]
+    public async Task Python_binary_memcached_works_over_the_binary_protocol()
+    {
+        await using var server = await TestServer.StartAsync();
+        var (exitCode, output) = await ExternalTool.RunAsync("/usr/bin/python3", ["tests/compat/binary-memcached.py", "127.0.0.1", server.Port.ToString()], TimeSpan.FromMinutes(2));
+        Assert.True(exitCode == 0, output);
+        Assert.Contains(" passed, 0 failed", output);
+    }
+
+    [ExternalToolFact("/usr/lib/python3/dist-packages/bmemcached")]
+    public async Task Python_binary_memcached_authenticates_with_sasl_and_a_wrong_password_is_refused()
+    {
+        using var files = new Auth.AuthFiles();
+        await using var server = await TestServer.StartAsync(options =>
+        {
+            options.SaslEnabled = true;
+            options.SaslPasswordFile = files.PasswordFile;
+        });
+        var (exitCode, output) = await ExternalTool.RunAsync(
+            "/usr/bin/python3",
+            ["tests/compat/binary-memcached.py", "127.0.0.1", server.Port.ToString(), "alice", "secret", "not-the-password"],
+            TimeSpan.FromMinutes(2));
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("PASS wrong password refused", output);
+        Assert.Contains(" passed, 0 failed", output);
+    }
 }
