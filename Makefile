@@ -10,9 +10,16 @@ build:
 tests:
 	dotnet test
 
-# The classic "many clients" run (20 threads x 10 clients x 100 commands) against the in-process server.
+# The classic "many clients" run: `cairn bench` (20 threads x 10 clients x 100 commands, every reply checked)
+# against a cairn-server started here with --no-persist on port 19889; only that server's PID is stopped.
+MANYCLIENTS_PORT ?= 19889
 manyclients:
-	dotnet test --filter "FullyQualifiedName~Twenty_threads_of_ten_clients"
+	dotnet build -c Release src/Cairn.Server
+	dotnet build -c Release src/Cairn.Cli
+	@dotnet src/Cairn.Server/bin/Release/net10.0/cairn-server.dll --no-persist -p $(MANYCLIENTS_PORT) & server=$$!; \
+	trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null' EXIT; \
+	for i in $$(seq 50); do dotnet src/Cairn.Cli/bin/Release/net10.0/cairn.dll --server 127.0.0.1:$(MANYCLIENTS_PORT) stats >/dev/null 2>&1 && break; sleep 0.2; done; \
+	dotnet run -c Release --no-build --project src/Cairn.Cli -- bench --server 127.0.0.1:$(MANYCLIENTS_PORT) $(ARGS)
 
 # Off-the-shelf clients (memccapable, pymemcache) against the in-process server; needs the apt packages.
 compat:

@@ -1,0 +1,89 @@
+using System.Reflection;
+using Cairn.Cli.Bench;
+using Cairn.Cli.Commands;
+using Cairn.Cli.Connection;
+using Cairn.Cli.Interactive;
+
+namespace Cairn.Cli;
+
+/// <summary>The `cairn` command line; stdin and stdout are parameters so tests can drive it.</summary>
+internal static class CliApplication
+{
+    public const string Usage = """
+        usage: cairn [--server host:port] [command]
+
+        With no command, cairn starts an interactive shell (type `help` there).
+
+        commands:
+          get KEY                               print the value; exit 1 when not found
+          set KEY VALUE [--ttl S] [--flags N]   store VALUE (`-` reads it from stdin); exit 1 when not stored
+          delete KEY                            exit 1 when not found
+          incr KEY [N]                          add N (default 1) and print the new value
+          stats [GROUP]                         print the server's statistics
+          compact                               rewrite the server's log now
+          bench [options]                       load test (cairn bench --help)
+
+        options:
+          --server, -s host:port                the server (default 127.0.0.1:9889)
+          --help, -h                            this text
+
+        exit codes: 0 ok, 1 not found / not stored, 2 usage error, 3 server unreachable, 4 server error reply
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            var parsed = ParsedArguments.Parse(args);
+            var command = parsed.Positionals.Count > 0 ? parsed.Positionals[0] : null;
+            if (parsed.Has("version"))
+            {
+                await output.WriteLineAsync("cairn " + Assembly.GetExecutingAssembly().GetName().Version?.ToString(3));
+                return ExitCodes.Success;
+            }
+
+            if (parsed.Has("help") || command == "help")
+            {
+                await output.WriteLineAsync(command == "bench" ? BenchOptions.Usage : Usage);
+                return ExitCodes.Success;
+            }
+
+            var server = ServerAddress.Parse(parsed.Get("server") ?? ServerAddress.Default);
+            if (command is null)
+            {
+                parsed.AllowOnly("cairn");
+                return await new InteractiveShell(server, input, output, error).RunAsync();
+            }
+
+            if (command == "bench")
+            {
+                parsed.AllowOnly(command, BenchOptions.OptionNames);
+                if (parsed.Positionals.Count > 1)
+                {
+                    throw new UsageException($"unexpected argument '{parsed.Positionals[1]}'");
+                }
+
+                var options = BenchOptions.From(parsed, server);
+                return await new BenchRunner(options, output, error).RunAsync();
+            }
+
+            return await OneShotCommands.RunAsync(command, parsed, server, input, output, error);
+        }
+        catch (UsageException usage)
+        {
+            await error.WriteLineAsync($"cairn: {usage.Message}");
+            await error.WriteLineAsync("run `cairn --help` for usage");
+            return ExitCodes.Usage;
+        }
+        catch (ServerUnreachableException unreachable)
+        {
+            await error.WriteLineAsync($"cairn: {unreachable.Message}");
+            return ExitCodes.Unreachable;
+        }
+        catch (ServerReplyException reply)
+        {
+            await error.WriteLineAsync($"cairn: server replied: {reply.Reply}");
+            return ExitCodes.ServerError;
+        }
+    }
+}

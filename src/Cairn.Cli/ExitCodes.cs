@@ -1,0 +1,17 @@
+namespace Cairn.Cli;
+
+/// <summary>What `cairn` returns, so scripts can tell a miss from a broken server.</summary>
+internal static class ExitCodes
+{
+    public const int Success = 0;
+
+    /// <summary>A get or delete found nothing, a set was not stored, or a bench run saw errors.</summary>
+    public const int NotFound = 1;
+
+    public const int Usage = 2;
+
+    public const int Unreachable = 3;
+
+    /// <summary>The server answered ERROR, CLIENT_ERROR or SERVER_ERROR.</summary>
+    public const int ServerError = 4;
+}
