@@ -11,7 +11,7 @@ import argparse, json, os, re, shutil, socket, subprocess, sys, tempfile, thread
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER = os.path.join(ROOT, "src/Cairn.Server/bin/Release/net10.0/cairn-server")
-LOADGEN = os.path.join(ROOT, "bench/Cairn.LoadGenerator/bin/Release/net10.0/cairn-loadgen")
+CAIRN_CLI = os.path.join(ROOT, "src/Cairn.Cli/bin/Release/net10.0/cairn")
 
 
 def free_port():
@@ -60,7 +60,7 @@ class Server:
 
 
 def loadgen(port, seconds, extra):
-    out = subprocess.run(["taskset", "-c", "1", LOADGEN, "--server", f"127.0.0.1:{port}", "--duration", str(seconds), "--json"] + extra,
+    out = subprocess.run(["taskset", "-c", "1", CAIRN_CLI, "bench", "--server", f"127.0.0.1:{port}", "--duration", str(seconds), "--json"] + extra,
                          capture_output=True, text=True, timeout=seconds + 120)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -73,7 +73,7 @@ def bench_set(seconds):
             data = tempfile.mkdtemp(prefix="cairn-bench-")
             try:
                 server = Server(flags, data)
-                result = loadgen(server.port, seconds, ["--connections", "50", "--ratio", "1:0", "--value-size", "100"])
+                result = loadgen(server.port, seconds, ["--connections", "50", "--ratio", "1:0", "--value-size", "100", "--keys", "100000"])
                 stats = server.stats()
                 result["fsyncs"] = int(stats.get("log_fsyncs", 0))
                 result["avg_batch"] = float(stats.get("log_group_commit_avg_records", 0))
