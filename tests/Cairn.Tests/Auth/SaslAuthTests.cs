@@ -202,7 +202,7 @@ public sealed class SaslAuthTests : IDisposable
             Request(BinaryOpcode.Noop, opaque: 5));
         byte[] Run(params byte[][] chunks)
         {
-            using var driver = new BinarySessionDriver(options =>
+            using var driver = SessionDriverFor.Binary(options =>
             {
                 options.SaslEnabled = true;
                 options.SaslPasswordFile = _files.PasswordFile;

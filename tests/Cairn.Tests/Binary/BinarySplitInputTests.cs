@@ -22,7 +22,7 @@ public class BinarySplitInputTests
 
     private static byte[] Run(IEnumerable<byte[]> chunks)
     {
-        using var driver = new BinarySessionDriver();
+        using var driver = SessionDriverFor.Binary();
         foreach (var chunk in chunks)
         {
             driver.Feed(chunk);
@@ -76,7 +76,7 @@ public class BinarySplitInputTests
         var expected = Concat(Error(BinaryOpcode.Set, 0x03), Response(BinaryOpcode.Noop, opaque: 1));
         for (var split = 1; split < input.Length; split += 37)
         {
-            using var driver = new BinarySessionDriver(options => options.MaxItemSize = 1024);
+            using var driver = SessionDriverFor.Binary(options => options.MaxItemSize = 1024);
             driver.Feed(input.AsSpan(0, split));
             driver.Feed(input.AsSpan(split));
             Assert.Equal(Convert.ToHexString(expected), Convert.ToHexString(driver.Output()));

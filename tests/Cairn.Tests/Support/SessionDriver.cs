@@ -7,24 +7,28 @@ using Cairn.Storage;
 namespace Cairn.Tests.Support;
 
 /// <summary>
-/// Runs a <see cref="TextProtocolSession"/> the way the connection loop does, but feeds it chosen chunks
+/// Runs a protocol session (text unless told otherwise) the way the connection loop does, but feeds it chosen chunks
 /// as separate buffer segments, so tests can split input at any byte.
 /// </summary>
 public sealed class SessionDriver : IDisposable
 {
     private readonly SlabItemStore _store;
-    private readonly TextProtocolSession _session;
+    private readonly IProtocolSession _session;
     private readonly MemoryStream _output = new();
     private readonly PipeWriter _writer;
     private readonly List<byte[]> _unconsumed = [];
 
-    public SessionDriver(Action<ServerOptions>? configure = null, TimeProvider? time = null)
+    /// <param name="configure">Server options to change before the session starts.</param>
+    /// <param name="time">The clock; a fixed manual one when not given.</param>
+    /// <param name="createSession">The protocol to drive; the text protocol when not given.</param>
+    public SessionDriver(Action<ServerOptions>? configure = null, TimeProvider? time = null, Func<ServerContext, IProtocolSession>? createSession = null)
     {
         var options = new ServerOptions();
         configure?.Invoke(options);
         time ??= new ManualTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
         _store = new SlabItemStore(options.ToStoreOptions(time));
-        _session = new TextProtocolSession(new ServerContext(_store, options, time));
+        var context = new ServerContext(_store, options, time);
+        _session = createSession is null ? new TextProtocolSession(context) : createSession(context);
         _writer = PipeWriter.Create(_output, new StreamPipeWriterOptions(leaveOpen: true));
     }
 
