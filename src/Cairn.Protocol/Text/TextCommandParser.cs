@@ -87,13 +87,13 @@ public static class TextCommandParser
                 command.Kind = TextCommandKind.Quit;
                 break;
             case TextCommandKind.Verbosity:
-                ParseVerbosity(ref command);
+                ParseNumericAdmin(ref command, TextCommandKind.Verbosity, TextReplies.BadCommandLineFormat);
                 break;
             case TextCommandKind.Stats:
                 command.Kind = TextCommandKind.Stats;
                 break;
             case TextCommandKind.CacheMemlimit:
-                ParseMemlimit(ref command);
+                ParseNumericAdmin(ref command, TextCommandKind.CacheMemlimit, TextReplies.Error);
                 break;
             case TextCommandKind.Shutdown:
                 command.Kind = TextCommandKind.Shutdown;
@@ -388,7 +388,11 @@ public static class TextCommandParser
         command.Kind = TextCommandKind.FlushAll;
     }
 
-    private static void ParseVerbosity(ref TextCommand command)
+    /// <summary>
+    /// "verbosity N [noreply]" and "cache_memlimit N [noreply]": one unsigned argument; memcached refuses a bad
+    /// one with different words for each.
+    /// </summary>
+    private static void ParseNumericAdmin(ref TextCommand command, TextCommandKind kind, ReadOnlySpan<byte> badArgumentReply)
     {
         ref var tokens = ref command.Tokens;
         if (tokens.Count != 3 && tokens.Count != 4)
@@ -400,31 +404,11 @@ public static class TextCommandParser
         SetNoReplyMaybe(ref command);
         if (!AsciiNumber.TryParseUInt32(tokens[1], out command.NumericArgument))
         {
-            command.Refuse(TextReplies.BadCommandLineFormat);
+            command.Refuse(badArgumentReply);
             return;
         }
 
         command.HasArgument = true;
-        command.Kind = TextCommandKind.Verbosity;
-    }
-
-    private static void ParseMemlimit(ref TextCommand command)
-    {
-        ref var tokens = ref command.Tokens;
-        if (tokens.Count != 3 && tokens.Count != 4)
-        {
-            command.Refuse(TextReplies.Error);
-            return;
-        }
-
-        SetNoReplyMaybe(ref command);
-        if (!AsciiNumber.TryParseUInt32(tokens[1], out command.NumericArgument))
-        {
-            command.Refuse(TextReplies.Error);
-            return;
-        }
-
-        command.HasArgument = true;
-        command.Kind = TextCommandKind.CacheMemlimit;
+        command.Kind = kind;
     }
 }
