@@ -18,8 +18,9 @@ internal sealed class RecoveredLog(List<SegmentInfo> segments, ulong lastSequenc
 }
 
 /// <summary>
-/// Recovery, run by <see cref="AppendLog.Open"/> with the directory locked: trust MANIFEST, delete what it does not
-/// name, replay its segments in order, and decide what damage means. Damage with no valid record after it, at the
+/// Recovery, run by <see cref="AppendLog.Open"/> with the directory locked: trust MANIFEST, replay its segments in
+/// order, decide what damage means, and only then deal with segments MANIFEST does not name: one holding records
+/// past the named log stops the start (MANIFEST is older than the data), any other is moved aside, never deleted. Damage with no valid record after it, at the
 /// end of the last log segment, is a torn tail (a write cut short by a crash): it is copied aside and cut off.
 /// Anything else is mid-log corruption, which only the operator may cut (<see cref="LogOptions.TruncateAtCorruption"/>).
 /// </summary>
@@ -29,7 +30,12 @@ internal static class LogRecovery
     {
         long started = Stopwatch.GetTimestamp();
         var named = ReadManifest(directory);
-        RemoveStrays(directory, named, options.Log);
+        RemoveOwnTempFiles(directory, options.Log);
+        var unnamed = FindUnnamedSegments(directory, named);
+        if (named is null && unnamed.Find(path => new FileInfo(path).Length > LogRecordCodec.SegmentHeaderSize) is { } orphan)
+        {
+            throw LogCorruptionException.Unrecoverable(orphan, 0, $"{orphan} holds log records but {Path.Combine(directory, SegmentFiles.ManifestName)} is missing; refusing to guess which segments are live. Restore the MANIFEST, or move the segments away to start empty.");
+        }
 
         var segments = new List<SegmentInfo>();
         var reader = new SegmentReader();
@@ -50,9 +56,8 @@ internal static class LogRecovery
 
             if (damage.IsTornTail)
             {
-                tornSavedAs = MoveAside(path, damage.Offset, "torn", options.Time);
+                tornSavedAs = CutTornTail(path, damage, options);
                 tornBytes += damage.FileLength - damage.Offset;
-                options.Log?.Invoke($"cairn log: torn tail in {path}: {damage.FileLength - damage.Offset} bytes after offset {damage.Offset} ({damage.Reason}) copied to {tornSavedAs} and cut; the log continues from the last good record");
                 segments.Add(new SegmentInfo(ids[i], outcome.Kind, path, damage.Offset));
                 continue;
             }
@@ -92,6 +97,9 @@ internal static class LogRecovery
             break;
         }
 
+        SetAsideUnnamed(directory, unnamed, segments, state, options);
+        BoundAsideCopies(directory, options.Log);
+
         var report = new RecoveryReport(
             state.Records,
             segments.Sum(s => s.Length),
@@ -122,41 +130,155 @@ internal static class LogRecovery
     }
 
     /// <summary>
-    /// Deletes leftovers of interrupted operations: temp files, and segments the manifest does not name (a snapshot
-    /// whose compaction crashed, sealed segments a finished compaction had not yet deleted, a segment created just
-    /// before a crash). Without a MANIFEST, a segment holding records is not a leftover: refuse rather than delete it.
+    /// Deletes MANIFEST.tmp and log-*.seg.tmp: a manifest or snapshot whose write was interrupted before its rename.
+    /// They are this code's own unfinished copies of state the named log still holds, so nothing is lost with them.
     /// </summary>
-    private static void RemoveStrays(string directory, List<ulong>? named, Action<string>? log)
+    private static void RemoveOwnTempFiles(string directory, Action<string>? log)
     {
-        var strays = new List<string>();
+        bool removed = false;
         foreach (var path in Directory.EnumerateFiles(directory))
         {
-            var name = Path.GetFileName(path);
-            if (SegmentFiles.IsOwnTempFile(name))
+            if (SegmentFiles.IsOwnTempFile(Path.GetFileName(path)))
             {
-                strays.Add(path);
-            }
-            else if (SegmentFiles.TryParseSegmentName(name, out ulong id) && (named is null || !named.Contains(id)))
-            {
-                if (named is null && new FileInfo(path).Length > LogRecordCodec.SegmentHeaderSize)
-                {
-                    throw LogCorruptionException.Unrecoverable(path, 0, $"{path} holds log records but {Path.Combine(directory, SegmentFiles.ManifestName)} is missing; refusing to guess which segments are live. Restore the MANIFEST, or move the segments away to start empty.");
-                }
-
-                strays.Add(path);
+                long length = new FileInfo(path).Length;
+                File.Delete(path);
+                removed = true;
+                log?.Invoke($"cairn log: removed {path} ({length} bytes), an unfinished temp file of an interrupted compaction or manifest switch");
             }
         }
 
-        foreach (var path in strays)
-        {
-            long length = new FileInfo(path).Length;
-            File.Delete(path);
-            log?.Invoke($"cairn log: removed {path} ({length} bytes), left by an interrupted write, rotation or compaction and not named in MANIFEST");
-        }
-
-        if (strays.Count > 0)
+        if (removed)
         {
             SegmentFiles.FsyncDirectory(directory);
+        }
+    }
+
+    private static List<string> FindUnnamedSegments(string directory, List<ulong>? named)
+    {
+        var unnamed = new List<string>();
+        foreach (var path in Directory.EnumerateFiles(directory))
+        {
+            if (SegmentFiles.TryParseSegmentName(Path.GetFileName(path), out ulong id) && (named is null || !named.Contains(id)))
+            {
+                unnamed.Add(path);
+            }
+        }
+
+        unnamed.Sort(StringComparer.Ordinal);
+        return unnamed;
+    }
+
+    /// <summary>
+    /// Segments MANIFEST does not name are usually an interrupted compaction's or rotation's, but a MANIFEST restored
+    /// from an older copy leaves newer data unnamed. One holding records past the named log stops the start with what
+    /// to do. Only files that provably add nothing are removed: sealed segments a named snapshot covers and a snapshot
+    /// the MANIFEST never switched to (the compaction's own output, finished or abandoned as MANIFEST decided), and a
+    /// rotation's fresh segment holding no record. Anything else is renamed aside, never deleted.
+    /// </summary>
+    private static void SetAsideUnnamed(string directory, List<string> unnamed, List<SegmentInfo> named, ReplayState state, LogOptions options)
+    {
+        if (unnamed.Count == 0)
+        {
+            return;
+        }
+
+        ulong firstNamedId = named.Count > 0 ? named[0].Id : 0;
+        ulong lastNamedId = named.Count > 0 ? named[^1].Id : 0;
+        var found = unnamed.Select(path => (Path: path, Segment: UnnamedSegment.Inspect(path))).ToList();
+        foreach (var (path, segment) in found)
+        {
+            if (segment.LastSequence > state.LastSequence && segment.Records > 0)
+            {
+                throw LogCorruptionException.Unrecoverable(path, 0, $"{path} is not named in {Path.Combine(directory, SegmentFiles.ManifestName)} but holds {segment.Records} records reaching sequence {segment.LastSequence}, past the named log's {state.LastSequence}: the MANIFEST is older than the segments (restored or copied file by file). "
+                    + "Restore the MANIFEST that was copied with this segment; or, to start without these records, move the file out of the data directory.");
+            }
+        }
+
+        foreach (var (path, segment) in found)
+        {
+            long length = new FileInfo(path).Length;
+            string? why = segment switch
+            {
+                { IsSnapshot: false, Id: var id } when named.Count > 0 && named[0].IsSnapshot && id < firstNamedId && segment.LastSequence <= state.SnapshotCovers
+                    => "a segment the named snapshot covers, left by a compaction interrupted before it deleted it",
+                { IsSnapshot: true } when segment.LastSequence <= state.LastSequence
+                    => "a snapshot the MANIFEST was never switched to, left by an interrupted compaction; the named log holds all of it",
+                { IsSnapshot: false, Records: 0, Id: var id } when id > lastNamedId && segment.HeaderValid
+                    => "a segment created just before a crash, holding no record",
+                _ => null,
+            };
+            if (why is not null)
+            {
+                File.Delete(path);
+                options.Log?.Invoke($"cairn log: removed {path} ({length} bytes): {why}");
+                continue;
+            }
+
+            var aside = SegmentFiles.AsideName(path, "unnamed", options.Time);
+            File.Move(path, aside);
+            options.Log?.Invoke($"cairn log: {path} ({length} bytes) is not named in MANIFEST and holds nothing past the named log; moved aside as {aside}");
+        }
+
+        SegmentFiles.FsyncDirectory(directory);
+    }
+
+    /// <summary>What an unnamed segment holds: its header, and its valid records up to the first damage.</summary>
+    private readonly record struct UnnamedSegment(ulong Id, bool HeaderValid, bool IsSnapshot, long Records, ulong LastSequence)
+    {
+        public static UnnamedSegment Inspect(string path)
+        {
+            _ = SegmentFiles.TryParseSegmentName(Path.GetFileName(path), out ulong id);
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            long fileLength = RandomAccess.GetLength(handle);
+            var reader = new SegmentReader();
+            reader.Reset(handle, fileLength);
+            if (fileLength < LogRecordCodec.SegmentHeaderSize
+                || !LogRecordCodec.TryReadSegmentHeader(reader.Read(0, LogRecordCodec.SegmentHeaderSize), out var header, out _))
+            {
+                return new UnnamedSegment(id, false, false, 0, 0);
+            }
+
+            bool snapshot = header.Kind == LogRecordCodec.KindSnapshot;
+            long records = 0;
+            ulong last = header.PreviousSequence;
+            for (long offset = LogRecordCodec.SegmentHeaderSize; offset + LogRecordCodec.HeaderSize <= fileLength;)
+            {
+                int length = LogRecordCodec.PeekLength(reader.Read(offset, 8));
+                if (length < 0 || offset + length > fileLength || !LogRecordCodec.TryDecode(reader.Read(offset, length), out var record))
+                {
+                    break;
+                }
+
+                records++;
+                if (!snapshot)
+                {
+                    last = Math.Max(last, record.Sequence);
+                }
+
+                offset += length;
+            }
+
+            // A snapshot's records number from 1 within it; what it covers is in its header.
+            return new UnnamedSegment(id, true, snapshot, records, last);
+        }
+    }
+
+    /// <summary>Torn and corrupt tails are copies recovery made; keep the newest few so crash after crash cannot fill the disk.</summary>
+    private static void BoundAsideCopies(string directory, Action<string>? log)
+    {
+        const int Keep = 8;
+        var copies = Directory.EnumerateFiles(directory)
+            .Where(path => Path.GetFileName(path).Contains(".seg.torn-", StringComparison.Ordinal))
+            .Select(path => new FileInfo(path))
+            .OrderByDescending(file => file.LastWriteTimeUtc)
+            .ThenByDescending(file => file.Name, StringComparer.Ordinal)
+            .Skip(Keep)
+            .ToList();
+        foreach (var file in copies)
+        {
+            long length = file.Length;
+            file.Delete();
+            log?.Invoke($"cairn log: removed {file.FullName} ({length} bytes), a torn-tail copy older than the newest {Keep}");
         }
     }
 
@@ -198,6 +320,10 @@ internal static class LogRecovery
         }
 
         state.HighestCas = Math.Max(state.HighestCas, header.HighestCas);
+        if (snapshot)
+        {
+            state.SnapshotCovers = header.PreviousSequence;
+        }
 
         // Snapshot records count from 1; a log segment continues the log's sequence.
         ulong lastSequence = snapshot ? 0 : header.PreviousSequence;
@@ -299,6 +425,35 @@ internal static class LogRecovery
         return -1;
     }
 
+    /// <summary>
+    /// A torn tail is a write that never completed, so never acknowledged: it is copied aside for inspection when
+    /// there is room, but a full disk (the usual reason a write was torn) must not stop the restart, so then its
+    /// first bytes go to the log and the segment is cut without a copy. Returns the copy's path, or null.
+    /// </summary>
+    private static string? CutTornTail(string path, Damage damage, LogOptions options)
+    {
+        long tornLength = damage.FileLength - damage.Offset;
+        try
+        {
+            var savedAs = MoveAside(path, damage.Offset, "torn", options.Time);
+            options.Log?.Invoke($"cairn log: torn tail in {path}: {tornLength} bytes after offset {damage.Offset} ({damage.Reason}) copied to {savedAs} and cut; the log continues from the last good record");
+            return savedAs;
+        }
+        catch (IOException error)
+        {
+            var head = new byte[(int)Math.Min(64, tornLength)].AsSpan();
+            using (var source = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read))
+            {
+                head = head[..SegmentReader.ReadFully(source, head, damage.Offset)];
+                RandomAccess.SetLength(source, damage.Offset);
+                RandomAccess.FlushToDisk(source);
+            }
+
+            options.Log?.Invoke($"cairn log: torn tail in {path}: {tornLength} bytes after offset {damage.Offset} ({damage.Reason}) could not be copied aside ({error.Message}); cut without a copy. First bytes: {Convert.ToHexString(head)}");
+            return null;
+        }
+    }
+
     /// <summary>Copies bytes [offset, end) of the segment to a new file beside it, fsyncs that, then cuts the segment at offset and fsyncs it.</summary>
     private static string MoveAside(string path, long offset, string suffix, TimeProvider time)
     {
@@ -306,22 +461,31 @@ internal static class LogRecovery
         using (var source = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read))
         {
             long length = RandomAccess.GetLength(source);
-            using (var target = File.OpenHandle(aside, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            try
             {
-                var buffer = new byte[(int)Math.Min(1024 * 1024, Math.Max(length - offset, 1))];
-                for (long at = offset; at < length;)
+                using (var target = File.OpenHandle(aside, FileMode.CreateNew, FileAccess.Write, FileShare.None))
                 {
-                    int read = RandomAccess.Read(source, buffer, at);
-                    if (read == 0)
+                    var buffer = new byte[(int)Math.Min(1024 * 1024, Math.Max(length - offset, 1))];
+                    for (long at = offset; at < length;)
                     {
-                        break;
+                        int read = RandomAccess.Read(source, buffer, at);
+                        if (read == 0)
+                        {
+                            break;
+                        }
+
+                        RandomAccess.Write(target, buffer.AsSpan(0, read), at - offset);
+                        at += read;
                     }
 
-                    RandomAccess.Write(target, buffer.AsSpan(0, read), at - offset);
-                    at += read;
+                    RandomAccess.FlushToDisk(target);
                 }
-
-                RandomAccess.FlushToDisk(target);
+            }
+            catch
+            {
+                // A copy that failed half-way (a full disk) is recovery's own file: remove it before giving up.
+                File.Delete(aside);
+                throw;
             }
 
             RandomAccess.SetLength(source, offset);
@@ -337,6 +501,9 @@ internal static class LogRecovery
         public long Records;
         public ulong LastSequence;
         public ulong HighestCas;
+
+        /// <summary>The sequence a named snapshot covers through; 0 without one.</summary>
+        public ulong SnapshotCovers;
     }
 
     private readonly record struct Damage(long Offset, long FileLength, string Reason, bool IsTornTail);

@@ -208,7 +208,7 @@ public sealed class LogRecoveryTests : IDisposable
     }
 
     [Fact]
-    public async Task Stray_files_are_deleted_and_logged_and_other_files_kept()
+    public async Task Temp_files_are_deleted_and_an_unnamed_segment_is_moved_aside_not_deleted()
     {
         var harness = await WriteHundredRecordsAsync();
         var segment = LogTestKit.OnlySegment(_directory.Path);
@@ -220,9 +220,12 @@ public sealed class LogRecoveryTests : IDisposable
 
         Assert.Equal(100, harness.Reopen().Count);
 
-        Assert.Equal(["LOCK", "MANIFEST", "log-0000000000000001.seg", "log-0000000000000001.seg.torn-1700000000", "notes.txt"], _directory.Names());
-        Assert.Equal(3, harness.Lines.Count(line => line.Contains("removed", StringComparison.Ordinal)));
-        Assert.Contains(harness.Lines, line => line.Contains("log-00000000000000ff.seg", StringComparison.Ordinal));
+        var names = _directory.Names();
+        Assert.Equal(["LOCK", "MANIFEST", "log-0000000000000001.seg", "log-0000000000000001.seg.torn-1700000000", "notes.txt"], names.Where(name => !name.Contains(".unnamed-", StringComparison.Ordinal)));
+        var aside = Assert.Single(names, name => name.StartsWith("log-00000000000000ff.seg.unnamed-", StringComparison.Ordinal));
+        Assert.Equal(new FileInfo(segment).Length, new FileInfo(_directory.File(aside)).Length);
+        Assert.Equal(2, harness.Lines.Count(line => line.Contains("removed", StringComparison.Ordinal)));
+        Assert.Contains(harness.Lines, line => line.Contains("log-00000000000000ff.seg", StringComparison.Ordinal) && line.Contains("moved aside", StringComparison.Ordinal));
     }
 
     [Fact]
