@@ -58,8 +58,9 @@ public interface IItemVisitor
 
 public readonly ref struct ItemView
 {
-    public ItemView(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt = 0)
+    public ItemView(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt = 0, bool stale = false)
     {
+        Stale = stale;
         Key = key;
         Value = value;
         Flags = flags;
@@ -76,6 +77,9 @@ public readonly ref struct ItemView
 
     /// <summary>Unix seconds of the last store; delayed flush_all compares against it.</summary>
     public long StoredAt { get; }
+
+    /// <summary>Invalidated by meta I: served, flagged stale.</summary>
+    public bool Stale { get; }
 }
 
 public enum StoreMode : byte
@@ -197,6 +201,9 @@ public readonly record struct MetaStoreOptions
     public bool Invalidate { get; init; }
     public bool Vivify { get; init; }
     public long VivifyExpiresAt { get; init; }
+
+    /// <summary>Store the item already stale (md x with I leaves a stale tombstone).</summary>
+    public bool MarkStale { get; init; }
 }
 
 public readonly record struct MetaDeleteOptions

@@ -7,14 +7,15 @@ namespace Cairn.Storage;
 /// </summary>
 public interface IStoreJournal
 {
-    void Stored(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt);
+    /// <summary>An item's whole new state; <paramref name="stale"/> when meta I invalidated it (served stale until rewritten).</summary>
+    void Stored(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale);
 
     /// <summary>A delete, an eviction, or the removal that follows a refused set.</summary>
     void Removed(ReadOnlySpan<byte> key);
 
     void Touched(ReadOnlySpan<byte> key, long expiresAt);
 
-    /// <summary>flush_all now: every item whose CAS is at most <paramref name="casUpTo"/> is gone.</summary>
+    /// <summary>flush_all now: every item stored before this call is gone (reported while no store can run); <paramref name="casUpTo"/> is the highest CAS handed out.</summary>
     void FlushedAll(ulong casUpTo);
 
     /// <summary>flush_all with a delay: items stored before that moment go when it comes.</summary>

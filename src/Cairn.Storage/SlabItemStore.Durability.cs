@@ -11,9 +11,6 @@ public sealed unsafe partial class SlabItemStore
 {
     private IStoreJournal? _journal;
 
-    /// <summary>Items whose CAS is at or below this were removed by an immediate flush_all.</summary>
-    private ulong _flushCasFloor;
-
     private byte[] _restoreScratch = [];
 
     /// <summary>
@@ -56,16 +53,9 @@ public sealed unsafe partial class SlabItemStore
     public void EnsureCasAbove(ulong cas) => RaiseTo(ref _casCounter, cas);
 
     /// <summary>Replays a recorded store: the value as it was, with its CAS and store time.</summary>
-    public void RestoreSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt)
+    public void RestoreSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false)
     {
         EnsureCasAbove(cas);
-        if (cas <= Volatile.Read(ref _flushCasFloor))
-        {
-            // A store that raced a flush_all recorded after it: flushed, as it was in memory.
-            RestoreRemove(key);
-            return;
-        }
-
         if (_restoreScratch.Length < value.Length)
         {
             _restoreScratch = new byte[Math.Max(value.Length, _restoreScratch.Length * 2)];
@@ -86,6 +76,7 @@ public sealed unsafe partial class SlabItemStore
             ref Entry e = ref shard.Entries[index];
             e.Cas = cas;
             e.StoredAt = Relative(storedAt);
+            e.MetaBits = stale ? MetaBits.Stale : (byte)0;
         }
     }
 
@@ -93,11 +84,11 @@ public sealed unsafe partial class SlabItemStore
 
     public void RestoreTouch(ReadOnlySpan<byte> key, long expiresAt) => Touch(key, expiresAt);
 
-    public void RestoreFlushAll(ulong casUpTo)
+    /// <summary>Replays an immediate flush_all: everything before it in the log is gone, exactly as in memory.</summary>
+    public void RestoreFlushAll(ulong highestCas)
     {
-        EnsureCasAbove(casUpTo);
-        RaiseFlushCasFloor(casUpTo);
-        RemoveUpToCas(casUpTo);
+        EnsureCasAbove(highestCas);
+        RemoveAllLocked();
     }
 
     public void RestoreFlushScheduled(long atUnixSeconds)
@@ -143,8 +134,6 @@ public sealed unsafe partial class SlabItemStore
             }
         }
     }
-
-    private void RaiseFlushCasFloor(ulong casUpTo) => RaiseTo(ref _flushCasFloor, casUpTo);
 
     /// <summary>Atomically lifts <paramref name="target"/> to <paramref name="value"/>; never lowers it.</summary>
     private static void RaiseTo(ref ulong target, ulong value)

@@ -50,31 +50,43 @@ public sealed partial class SlabItemStore
             return;
         }
 
-        // Now (or a moment already past): free everything rather than leave it to lazy checks, so a
-        // store made right after this call, in the same second, is not mistaken for a flushed one.
-        // The CAS taken first draws the line: a store racing the sweep below survives it, exactly as
-        // replaying the journal's "everything up to this CAS" record would decide.
-        ulong casUpTo = Volatile.Read(ref _casCounter);
-        RaiseFlushCasFloor(casUpTo);
-        _journal?.FlushedAll(casUpTo);
-        RemoveUpToCas(casUpTo);
+        // Now (or a moment already past): the line is drawn by order, not by CAS (a client may choose any CAS
+        // with meta E) nor by the clock (a store later in the same second must survive). Holding every shard
+        // lock while the record is journalled and the items freed puts each store wholly before the flush, in
+        // memory and in the log alike, or wholly after it; replay then drops everything before the record.
+        RemoveAllLocked(() => _journal?.FlushedAll(Volatile.Read(ref _casCounter)));
     }
 
-    private void RemoveUpToCas(ulong casUpTo)
+    /// <summary>Frees every item with all shard locks held (taken in index order; nothing else takes two).</summary>
+    private void RemoveAllLocked(Action? whileLocked = null)
     {
-        foreach (Shard shard in _shards)
+        int locked = 0;
+        try
         {
-            lock (shard.Gate)
+            foreach (Shard shard in _shards)
             {
-                ThrowIfDisposed();
+                shard.Gate.Enter();
+                locked++;
+            }
+
+            ThrowIfDisposed();
+            whileLocked?.Invoke();
+            foreach (Shard shard in _shards)
+            {
                 for (int i = 0; i < shard.HighWater; i++)
                 {
-                    ref Entry e = ref shard.Entries[i];
-                    if (e.Data != 0 && e.Cas <= casUpTo)
+                    if (shard.Entries[i].Data != 0)
                     {
                         RemoveItem(shard, i);
                     }
                 }
+            }
+        }
+        finally
+        {
+            for (int i = 0; i < locked; i++)
+            {
+                _shards[i].Gate.Exit();
             }
         }
     }
@@ -298,13 +310,6 @@ public sealed partial class SlabItemStore
     private bool IsDead(ref Entry e, long now)
     {
         if (e.ExpiresAt != 0 && e.ExpiresAt <= now && !_restoring)
-        {
-            return true;
-        }
-
-        // A store that raced an immediate flush_all and drew a CAS below its line is flushed too, in
-        // memory as on replay, whichever of the two the journal happened to record first.
-        if (e.Cas <= Volatile.Read(ref _flushCasFloor))
         {
             return true;
         }

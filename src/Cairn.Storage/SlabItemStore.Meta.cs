@@ -103,14 +103,12 @@ public sealed unsafe partial class SlabItemStore
             if (options.RemoveValue)
             {
                 // md x: the item stays as an empty value (a tombstone when combined with I).
-                var store = new MetaStoreOptions { NewCas = options.NewCas };
+                var store = new MetaStoreOptions { NewCas = options.NewCas, MarkStale = (bits & MetaBits.Stale) != 0 };
                 if (StoreCore(StoreMode.Set, key, ReadOnlySequence<byte>.Empty, e.Flags, expiresAt, 0, store, out _, out _) != StoreResult.Stored)
                 {
                     return MetaStatus.OutOfMemory;
                 }
 
-                index = shard.Find(hash, key);
-                shard.Entries[index].MetaBits = bits;
                 return MetaStatus.Ok;
             }
 
@@ -118,7 +116,7 @@ public sealed unsafe partial class SlabItemStore
             e.Cas = options.NewCas != 0 ? options.NewCas : NextCas();
             e.ExpiresAt = expiresAt;
             e.MetaBits = bits;
-            _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)e.Data + e.KeyLength, e.ValueLength), e.Flags, e.ExpiresAt, e.Cas, _epoch + e.StoredAt);
+            _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)e.Data + e.KeyLength, e.ValueLength), e.Flags, e.ExpiresAt, e.Cas, _epoch + e.StoredAt, (bits & MetaBits.Stale) != 0);
             return MetaStatus.Ok;
         }
     }
@@ -217,7 +215,7 @@ public sealed unsafe partial class SlabItemStore
             e.LastAccess = Relative(now);
             shard.LruBump(index);
             outcome = new MetaArithmeticOutcome(number, e.Cas, e.ExpiresAt);
-            _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)e.Data + e.KeyLength, e.ValueLength), e.Flags, e.ExpiresAt, e.Cas, _epoch + e.StoredAt);
+            _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)e.Data + e.KeyLength, e.ValueLength), e.Flags, e.ExpiresAt, e.Cas, _epoch + e.StoredAt, (e.MetaBits & MetaBits.Stale) != 0);
             return MetaStatus.Ok;
         }
     }

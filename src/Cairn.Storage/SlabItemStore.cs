@@ -179,7 +179,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
                 }
             }
 
-            byte newBits = 0;
+            byte newBits = meta.MarkStale ? MetaBits.Stale : (byte)0;
             switch (mode)
             {
                 case StoreMode.Add when index >= 0:
@@ -317,7 +317,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             shard.TotalItems++;
             cas = stored.Cas;
             storedLength = stored.ValueLength;
-            _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)stored.Data + key.Length, stored.ValueLength), stored.Flags, stored.ExpiresAt, stored.Cas, now);
+            _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)stored.Data + key.Length, stored.ValueLength), stored.Flags, stored.ExpiresAt, stored.Cas, now, (newBits & MetaBits.Stale) != 0);
             return StoreResult.Stored;
         }
     }
@@ -426,7 +426,8 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             e.Flags,
             e.ExpiresAt,
             e.Cas,
-            _epoch + e.StoredAt);
+            _epoch + e.StoredAt,
+            (e.MetaBits & MetaBits.Stale) != 0);
         visitor.Visit(in view);
     }
 

@@ -159,7 +159,7 @@ public sealed class DurableStore : IDisposable
         switch (record.Type)
         {
             case LogRecordType.Set:
-                store.RestoreSet(record.Key, record.Value, record.Flags, record.ExpiresAt, record.Cas, record.StoredAt);
+                store.RestoreSet(record.Key, record.Value, record.Flags, record.ExpiresAt, record.Cas, record.StoredAt, record.Stale);
                 break;
             case LogRecordType.Delete:
                 store.RestoreRemove(record.Key);
@@ -179,6 +179,6 @@ public sealed class DurableStore : IDisposable
     private readonly struct SnapshotVisitor(SnapshotWriter writer) : IItemVisitor
     {
         public void Visit(scoped in ItemView item) =>
-            writer.WriteSet(item.Key, item.Value, item.Flags, item.ExpiresAt, item.Cas, item.StoredAt);
+            writer.WriteSet(item.Key, item.Value, item.Flags, item.ExpiresAt, item.Cas, item.StoredAt, item.Stale);
     }
 }

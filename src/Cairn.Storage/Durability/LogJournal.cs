@@ -5,8 +5,8 @@ namespace Cairn.Storage.Durability;
 /// <summary>Turns the store's reported changes into log records; appends only buffer, the log's writer does the I/O.</summary>
 internal sealed class LogJournal(AppendLog log) : IStoreJournal
 {
-    public void Stored(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt) =>
-        log.AppendSet(key, value, flags, expiresAt, cas, storedAt);
+    public void Stored(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale) =>
+        log.AppendSet(key, value, flags, expiresAt, cas, storedAt, stale);
 
     public void Removed(ReadOnlySpan<byte> key) => log.AppendDelete(key);
 

@@ -195,7 +195,7 @@ public sealed partial class AppendLog : IDisposable
         return total <= 0 ? 0 : Math.Clamp(1.0 - ((double)liveBytes / total), 0, 1);
     }
 
-    public long AppendSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt)
+    public long AppendSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false)
     {
         LogRecordCodec.ValidateKey(key);
         LogRecordCodec.ValidateValue(value.Length);
@@ -203,14 +203,14 @@ public sealed partial class AppendLog : IDisposable
         lock (_appendLock)
         {
             var record = Reserve(length);
-            LogRecordCodec.WriteSet(record, ++_lastSequence, key, value, flags, expiresAt, cas, storedAt);
+            LogRecordCodec.WriteSet(record, ++_lastSequence, key, value, flags, expiresAt, cas, storedAt, stale);
             _highestCas = Math.Max(_highestCas, cas);
             return Commit(length);
         }
     }
 
     /// <summary>The same as the span overload, for a value that arrived in pieces.</summary>
-    public long AppendSet(ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, ulong cas, long storedAt)
+    public long AppendSet(ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false)
     {
         LogRecordCodec.ValidateKey(key);
         LogRecordCodec.ValidateValue(value.Length);
@@ -218,7 +218,7 @@ public sealed partial class AppendLog : IDisposable
         lock (_appendLock)
         {
             var record = Reserve(length);
-            LogRecordCodec.WriteSet(record, ++_lastSequence, key, value, flags, expiresAt, cas, storedAt);
+            LogRecordCodec.WriteSet(record, ++_lastSequence, key, value, flags, expiresAt, cas, storedAt, stale);
             _highestCas = Math.Max(_highestCas, cas);
             return Commit(length);
         }

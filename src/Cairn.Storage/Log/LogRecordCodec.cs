@@ -25,7 +25,8 @@ namespace Cairn.Storage.Log;
 //    8  8  sequence: strictly increasing through the log (snapshot records count 1, 2, ... in their snapshot)
 //   16  1  type (LogRecordType)
 //   17  1  key length (0 for FlushAll and FlushDelayed)
-//   18  2  reserved, 0
+//   18  1  Set: item marks (1 = stale, from md/ms I: a restart must not serve it as fresh); 0 otherwise
+//   19  1  reserved, 0
 //   20     then by type:
 //          Set           flags u32, expiresAt i64, cas u64, storedAt i64, key, value (the rest)   48 + key + value
 //          Delete        key                                                                        20 + key
@@ -51,6 +52,9 @@ internal static class LogRecordCodec
     public const ushort KindLog = 1;
     public const ushort KindSnapshot = 2;
 
+    /// <summary>Byte 18 of a Set record: the item was invalidated (md I / ms I) and is served as stale.</summary>
+    public const byte MarkStale = 1;
+
     private static ReadOnlySpan<byte> Magic => "CAIRNLOG"u8;
 
     public static void ValidateKey(ReadOnlySpan<byte> key)
@@ -71,15 +75,15 @@ internal static class LogRecordCodec
 
     public static int SetLength(int keyLength, long valueLength) => SetFixedSize + keyLength + (int)valueLength;
 
-    public static void WriteSet(Span<byte> record, ulong sequence, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt)
+    public static void WriteSet(Span<byte> record, ulong sequence, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false)
     {
-        WriteSetFixed(record, sequence, key, flags, expiresAt, cas, storedAt);
+        WriteSetFixed(record, sequence, key, flags, expiresAt, cas, storedAt, stale);
         value.CopyTo(record[(SetFixedSize + key.Length)..]);
     }
 
-    public static void WriteSet(Span<byte> record, ulong sequence, ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, ulong cas, long storedAt)
+    public static void WriteSet(Span<byte> record, ulong sequence, ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false)
     {
-        WriteSetFixed(record, sequence, key, flags, expiresAt, cas, storedAt);
+        WriteSetFixed(record, sequence, key, flags, expiresAt, cas, storedAt, stale);
         value.CopyTo(record[(SetFixedSize + key.Length)..]);
     }
 
@@ -151,7 +155,8 @@ internal static class LogRecordCodec
                     BinaryPrimitives.ReadInt64LittleEndian(record[24..]),
                     BinaryPrimitives.ReadUInt64LittleEndian(record[32..]),
                     BinaryPrimitives.ReadInt64LittleEndian(record[40..]),
-                    0);
+                    0,
+                    (record[18] & MarkStale) != 0);
                 return true;
             case LogRecordType.Delete:
                 decoded = new LogRecord(type, sequence, record.Slice(HeaderSize, keyLength), default, 0, 0, 0, 0, 0);
@@ -173,7 +178,7 @@ internal static class LogRecordCodec
     {
         int length = (int)BinaryPrimitives.ReadUInt32LittleEndian(record[4..]);
         int keyLength = record[17];
-        if (record[18] != 0 || record[19] != 0)
+        if (record[19] != 0 || (record[18] != 0 && ((LogRecordType)record[16] != LogRecordType.Set || record[18] > MarkStale)))
         {
             return false;
         }
@@ -246,9 +251,10 @@ internal static class LogRecordCodec
         return true;
     }
 
-    private static void WriteSetFixed(Span<byte> record, ulong sequence, ReadOnlySpan<byte> key, uint flags, long expiresAt, ulong cas, long storedAt)
+    private static void WriteSetFixed(Span<byte> record, ulong sequence, ReadOnlySpan<byte> key, uint flags, long expiresAt, ulong cas, long storedAt, bool stale)
     {
         WriteHeader(record, record.Length, sequence, LogRecordType.Set, key.Length);
+        record[18] = stale ? MarkStale : (byte)0;
         BinaryPrimitives.WriteUInt32LittleEndian(record[20..], flags);
         BinaryPrimitives.WriteInt64LittleEndian(record[24..], expiresAt);
         BinaryPrimitives.WriteUInt64LittleEndian(record[32..], cas);

@@ -25,14 +25,15 @@ public enum LogRecordType : byte
 /// <summary>
 /// One decoded record. The spans point into the reader's buffer and are valid only during the callback.
 /// Fields a type does not carry are zero or empty: Set has everything but <see cref="FlushAt"/>; Delete a key;
-/// Touch a key and <see cref="ExpiresAt"/>; FlushAll <see cref="Cas"/> (drop items whose cas is at most it);
+/// Touch a key and <see cref="ExpiresAt"/>; FlushAll <see cref="Cas"/> (every item stored before the record is gone; the cas keeps CAS values above it);
 /// FlushDelayed <see cref="FlushAt"/> (Unix seconds).
 /// Snapshot records (written by compaction) number their <see cref="Sequence"/> from 1 within the snapshot.
 /// </summary>
 public readonly ref struct LogRecord
 {
-    public LogRecord(LogRecordType type, ulong sequence, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, long flushAt)
+    public LogRecord(LogRecordType type, ulong sequence, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, long flushAt, bool stale = false)
     {
+        Stale = stale;
         Type = type;
         Sequence = sequence;
         Key = key;
@@ -53,6 +54,9 @@ public readonly ref struct LogRecord
     public ulong Cas { get; }
     public long StoredAt { get; }
     public long FlushAt { get; }
+
+    /// <summary>Set only: the item was invalidated (meta I) and must come back stale.</summary>
+    public bool Stale { get; }
 }
 
 /// <summary>Receives each record replayed by <see cref="AppendLog.Open"/>, in log order.</summary>

@@ -32,12 +32,12 @@ public sealed class SnapshotWriter
     public long Records => (long)_sequence;
 
     /// <summary>One live item, with its original cas and store time.</summary>
-    public void WriteSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt)
+    public void WriteSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false)
     {
         LogRecordCodec.ValidateKey(key);
         LogRecordCodec.ValidateValue(value.Length);
         int length = LogRecordCodec.SetLength(key.Length, value.Length);
-        LogRecordCodec.WriteSet(Reserve(length), ++_sequence, key, value, flags, expiresAt, cas, storedAt);
+        LogRecordCodec.WriteSet(Reserve(length), ++_sequence, key, value, flags, expiresAt, cas, storedAt, stale);
         _length += length;
     }
 

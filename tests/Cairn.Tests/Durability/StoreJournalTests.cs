@@ -211,14 +211,14 @@ public class StoreJournalTests
 
         public List<string> Entries { get; } = [];
 
-        public void Stored(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt)
+        public void Stored(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale)
         {
             var k = key.ToArray();
             var v = value.ToArray();
             lock (_effects)
             {
-                Entries.Add($"stored {Text(k)}={(v.Length <= 20 ? Text(v) : $"<{v.Length}>")} flags={flags} exp={expiresAt} cas={cas}");
-                _effects.Add(store => store.RestoreSet(k, v, flags, expiresAt, cas, storedAt));
+                Entries.Add($"stored {Text(k)}={(v.Length <= 20 ? Text(v) : $"<{v.Length}>")} flags={flags} exp={expiresAt} cas={cas}{(stale ? " stale" : "")}");
+                _effects.Add(store => store.RestoreSet(k, v, flags, expiresAt, cas, storedAt, stale));
             }
         }
 
