@@ -26,9 +26,6 @@ public sealed class BinaryProtocolSession : IProtocolSession
     /// <summary>Past this much unflushed output the batch pauses so one huge pipeline cannot buffer without bound.</summary>
     private const int FlushThreshold = 256 * 1024;
 
-    /// <summary>Beyond -I plus this, a body is refused unread and the connection closed (a bogus length, not a value).</summary>
-    private const int HeaderSlack = 1024;
-
     /// <summary>incr/decr's "expiration" extra that means: do not create a missing counter.</summary>
     private const uint NoCreate = 0xffffffff;
 
@@ -54,6 +51,7 @@ public sealed class BinaryProtocolSession : IProtocolSession
         _stats = new StatsReporter(context);
         Connection = connection;
         _authenticated = !context.SaslRequired;
+        Gate = new WriteGate(context);
     }
 
     /// <summary>False under -S until SASL PLAIN succeeds on this connection.</summary>
@@ -63,15 +61,12 @@ public sealed class BinaryProtocolSession : IProtocolSession
 
     public CounterSet Counters { get; } = new();
 
-    /// <summary>Set when the batch ran a command that may have changed what a restart sees.</summary>
-    public bool WritesPending { get; private set; }
+    private WriteGate Gate { get; }
 
-    public bool TakeWritesPending()
-    {
-        var pending = WritesPending;
-        WritesPending = false;
-        return pending;
-    }
+    /// <summary>Set when the batch ran a command that may have changed what a restart sees.</summary>
+    public bool WritesPending => Gate.WritesPending;
+
+    public bool TakeWritesPending() => Gate.TakeWritesPending();
 
     /// <summary>No binary command waits on anything (there is no binary compact).</summary>
     public Task CompletePendingAsync(PipeWriter output) => Task.CompletedTask;
@@ -156,14 +151,6 @@ public sealed class BinaryProtocolSession : IProtocolSession
         var frameLength = BinaryHeader.Size + (long)header.TotalBodyLength;
         if (header.Opcode.IsStorage())
         {
-            if (header.TotalBodyLength > (long)_context.Options.MaxItemSize + HeaderSlack)
-            {
-                // Refused before any memory is taken for it: a length like this is no value we could keep.
-                Counters.Increment(Counter.StoreTooLarge);
-                BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.ValueTooLarge, header.Opaque);
-                return Step.Close;
-            }
-
             if (!ItemLimits.Fits(header.KeyLength, header.ValueLength, _context.Options.MaxItemSize))
             {
                 var headLength = BinaryHeader.Size + header.ExtrasLength + header.KeyLength;
@@ -293,12 +280,9 @@ public sealed class BinaryProtocolSession : IProtocolSession
         {
             // As memcached: a failed overwrite must not leave the old value behind.
             var head = HeadSpan(buffer.Slice(BinaryHeader.Size, header.ExtrasLength + header.KeyLength));
-            if (!RefusedByLog(output, in header))
+            if (!Gate.TryDropOldValueOfOversizedSet(_store, head[header.ExtrasLength..], out var refusal))
             {
-                _store.Delete(head[header.ExtrasLength..]);
-            }
-            else
-            {
+                WriteRefusal(output, in header, refusal);
                 return;
             }
         }
@@ -453,7 +437,8 @@ public sealed class BinaryProtocolSession : IProtocolSession
         var mode = opcode switch
         {
             BinaryOpcode.Set or BinaryOpcode.SetQ => header.Cas != 0 ? StoreMode.Cas : StoreMode.Set,
-            BinaryOpcode.Add or BinaryOpcode.AddQ => StoreMode.Add,
+            // As memcached: any store carrying a CAS is a compare-and-swap, so an add of a missing key with one is not found.
+            BinaryOpcode.Add or BinaryOpcode.AddQ => header.Cas != 0 ? StoreMode.Cas : StoreMode.Add,
             // A replace with a CAS is a compare-and-swap: it too needs the key to exist.
             BinaryOpcode.Replace or BinaryOpcode.ReplaceQ => header.Cas != 0 ? StoreMode.Cas : StoreMode.Replace,
             BinaryOpcode.Append or BinaryOpcode.AppendQ => StoreMode.Append,
@@ -688,22 +673,17 @@ public sealed class BinaryProtocolSession : IProtocolSession
     /// </summary>
     private bool RefusedByLog(IBufferWriter<byte> output, in BinaryHeader header)
     {
-        var durability = _context.Durability;
-        if (durability is null)
+        if (Gate.TryAdmit(out var refusal))
         {
             return false;
         }
 
-        if (durability.IsAcceptingWrites)
-        {
-            WritesPending = true;
-            return false;
-        }
-
-        var reason = Encoding.ASCII.GetBytes("writes refused: " + (durability.FailureReason ?? "the log cannot be written"));
-        BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.InternalError, header.Opaque, default, reason);
+        WriteRefusal(output, in header, refusal);
         return true;
     }
+
+    private static void WriteRefusal(IBufferWriter<byte> output, in BinaryHeader header, string refusal) =>
+        BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.InternalError, header.Opaque, default, Encoding.ASCII.GetBytes(refusal));
 
     /// <summary>Extras and key as one span: in place when they sit in one segment, else copied to scratch.</summary>
     private ReadOnlySpan<byte> HeadSpan(in ReadOnlySequence<byte> head)

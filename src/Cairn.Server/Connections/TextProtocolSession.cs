@@ -60,6 +60,7 @@ public sealed class TextProtocolSession : IProtocolSession
         _stats = new StatsReporter(context);
         Connection = connection;
         _authenticated = !context.AsciiAuthRequired;
+        Gate = new WriteGate(context);
     }
 
     /// <summary>False under -Y until the connection's "set" handshake names a user and password from the file.</summary>
@@ -69,16 +70,12 @@ public sealed class TextProtocolSession : IProtocolSession
 
     public CounterSet Counters { get; } = new();
 
-    /// <summary>Set when the batch ran a command that may have changed what a restart sees.</summary>
-    public bool WritesPending { get; private set; }
+    private WriteGate Gate { get; }
 
-    /// <summary>Reads and clears <see cref="WritesPending"/>.</summary>
-    public bool TakeWritesPending()
-    {
-        var pending = WritesPending;
-        WritesPending = false;
-        return pending;
-    }
+    /// <summary>Set when the batch ran a command that may have changed what a restart sees.</summary>
+    public bool WritesPending => Gate.WritesPending;
+
+    public bool TakeWritesPending() => Gate.TakeWritesPending();
 
     /// <summary>Awaits the operation a command started (compact) and writes its reply.</summary>
     public async Task CompletePendingAsync(PipeWriter output)
@@ -274,12 +271,17 @@ public sealed class TextProtocolSession : IProtocolSession
         {
             // Refused before any memory is taken for it; the data streams past as it arrives.
             Counters.Increment(Counter.StoreTooLarge);
+            bool refused = false;
             if (command.Kind == TextCommandKind.Set || (command.Kind == TextCommandKind.MetaSet && MetaSetMode(command.Meta.Mode) == StoreMode.Set))
             {
-                _store.Delete(command.Key);
+                refused = !Gate.TryDropOldValueOfOversizedSet(_store, command.Key, out var refusal);
+                if (refused && !command.NoReply)
+                {
+                    WriteServerError(output, refusal);
+                }
             }
 
-            _tooLargeReplyAfterSwallow = !command.NoReply;
+            _tooLargeReplyAfterSwallow = !command.NoReply && !refused;
             buffer = rest;
             _swallowRemaining = blockLength;
             return StepResult.Done;
@@ -566,21 +568,14 @@ public sealed class TextProtocolSession : IProtocolSession
     /// </summary>
     private bool RefusedByLog(IBufferWriter<byte> output, bool noReply)
     {
-        var durability = _context.Durability;
-        if (durability is null)
+        if (Gate.TryAdmit(out var refusal))
         {
-            return false;
-        }
-
-        if (durability.IsAcceptingWrites)
-        {
-            WritesPending = true;
             return false;
         }
 
         if (!noReply)
         {
-            WriteServerError(output, "writes refused: " + (durability.FailureReason ?? "the log cannot be written"));
+            WriteServerError(output, refusal);
         }
 
         return true;

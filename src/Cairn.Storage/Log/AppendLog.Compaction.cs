@@ -25,6 +25,12 @@ public sealed partial class AppendLog
         await _compactionGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // A seal needs the writer, which is busy retrying a failed write: answer now rather than wait for the disk.
+            if (Volatile.Read(ref _failure) is { } failure)
+            {
+                throw new LogWriteException("writes refused: " + failure.Message, failure);
+            }
+
             using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposeCancellation.Token);
             long started = Stopwatch.GetTimestamp();
             var seal = await SealAsync(cancellation.Token).ConfigureAwait(false);

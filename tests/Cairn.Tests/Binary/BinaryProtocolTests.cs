@@ -283,15 +283,36 @@ public class BinaryProtocolTests
     }
 
     [Fact]
-    public async Task Huge_body_length_is_refused_unread_and_the_connection_closed()
+    public async Task A_body_far_beyond_the_item_limit_is_answered_too_large_skipped_and_the_stream_stays_in_sync()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var client = await server.ConnectAsync();
+        var oversized = Request(BinaryOpcode.Set, "k", StoreExtras(0), new string('v', (1024 * 1024) + 4096));
+        await client.SendAsync([.. oversized, .. Request(BinaryOpcode.Noop)]);
+        var (bytes, closed) = await client.ReadUntilQuietAsync(TimeSpan.FromSeconds(2));
+        Assert.False(closed);
+        AssertResponse([.. Error(BinaryOpcode.Set, 0x03), .. Response(BinaryOpcode.Noop)], bytes);
+    }
+
+    [Fact]
+    public async Task Add_with_a_cas_on_a_missing_key_is_not_found_and_stores_nothing()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var client = await server.ConnectAsync();
+        await client.SendAsync([.. Request(BinaryOpcode.Add, "fresh", StoreExtras(0), "v", cas: 5), .. Request(BinaryOpcode.Get, "fresh")]);
+        var (bytes, _) = await client.ReadUntilQuietAsync(TimeSpan.FromSeconds(1));
+        AssertResponse([.. Error(BinaryOpcode.Add, 0x01), .. Error(BinaryOpcode.Get, 0x01)], bytes);
+    }
+
+    [Fact]
+    public async Task A_huge_declared_body_is_answered_too_large_before_it_arrives()
     {
         await using var server = await TestServer.StartAsync();
         using var client = await server.ConnectAsync();
         var frame = Request(BinaryOpcode.Set, "k", StoreExtras(0), "v");
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(8), 0x7fffffff);
         await client.SendAsync(frame);
-        var (bytes, closed) = await client.ReadUntilQuietAsync(TimeSpan.FromSeconds(5));
-        Assert.True(closed);
+        var (bytes, _) = await client.ReadUntilQuietAsync(TimeSpan.FromSeconds(2));
         AssertResponse(Error(BinaryOpcode.Set, 0x03), bytes);
     }
 

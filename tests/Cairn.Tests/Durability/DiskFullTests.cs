@@ -58,6 +58,18 @@ public class DiskFullTests
                 Assert.Equal("0", stats["log_accepting_writes"]);
                 Assert.NotEqual("0", stats["log_write_errors"]);
 
+                // compact cannot run while the log fails: it says so at once instead of waiting for the disk.
+                await reader.SendAsync("compact\r\n");
+                Assert.StartsWith("SERVER_ERROR writes refused: ", await reader.ReadLineAsync());
+
+                // A too-large set would drop the old value: that too is a write, refused while the log fails.
+                var tooLarge = new string('b', 2 * 1024 * 1024);
+                await reader.SendAsync($"set {acknowledged[0]} 0 0 {tooLarge.Length}\r\n{tooLarge}\r\n");
+                Assert.StartsWith("SERVER_ERROR writes refused: ", await reader.ReadLineAsync());
+                await reader.SendAsync($"ms {acknowledged[0]} {tooLarge.Length}\r\n{tooLarge}\r\n");
+                Assert.StartsWith("SERVER_ERROR writes refused: ", await reader.ReadLineAsync());
+                Assert.Equal(value, (await reader.GetAsync(acknowledged[0])).Value);
+
                 File.Delete(filler);
                 var resumed = false;
                 for (var attempt = 0; attempt < 100 && !resumed; attempt++)
