@@ -29,6 +29,9 @@ public ref struct TextCommand
     /// </summary>
     public int SwallowLength;
 
+    /// <summary>The short form "set key bytes": its data block may end with a bare \n, as nc and hand-typed sessions send it.</summary>
+    public bool BareNewlineEndsData;
+
     /// <summary>flush_all: a delay was given. verbosity and cache_memlimit: the numeric argument.</summary>
     public bool HasArgument;
 

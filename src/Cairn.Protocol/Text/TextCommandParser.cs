@@ -134,6 +134,24 @@ public static class TextCommandParser
         return true;
     }
 
+    /// <summary>
+    /// An HTTP request line ("POST /x HTTP/1.1"): memcached hangs up on an unknown command whose last token starts
+    /// with HTTP/, so a web page cannot make a browser run commands. Cairn's case-insensitive names would let "GET"
+    /// or "SET" through, so a name that is not memcached's own lower-case word counts as unknown here.
+    /// </summary>
+    public static bool IsHttpRequestLine(ReadOnlySpan<byte> line)
+    {
+        line = line.TrimEnd((byte)' ');
+        int lastSpace = line.LastIndexOf((byte)' ');
+        if (lastSpace <= 0 || !line[(lastSpace + 1)..].StartsWith("HTTP/"u8))
+        {
+            return false;
+        }
+
+        var name = line[..line.IndexOf((byte)' ')];
+        return Identify(name) == TextCommandKind.Invalid || name.ContainsAnyInRange((byte)'A', (byte)'Z');
+    }
+
     private static TextCommandKind Identify(ReadOnlySpan<byte> name)
     {
         // Ascii.EqualsIgnoreCase keeps the documented case-insensitive extension allocation-free.
@@ -278,6 +296,7 @@ public static class TextCommandParser
 
         command.Kind = kind;
         command.SwallowLength = 0;
+        command.BareNewlineEndsData = shortForm;
     }
 
     private static void ParseDelete(ref TextCommand command)

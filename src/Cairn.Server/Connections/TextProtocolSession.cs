@@ -175,6 +175,11 @@ public sealed class TextProtocolSession : IProtocolSession
         }
 
         var rest = buffer.Slice(buffer.GetPosition(1, newline.Value));
+        if (TextCommandParser.IsHttpRequestLine(line))
+        {
+            return StepResult.Close;
+        }
+
         TextCommandParser.Parse(line, _keyScratch, out var command);
         if (Connection is not null)
         {
@@ -287,14 +292,18 @@ public sealed class TextProtocolSession : IProtocolSession
             return StepResult.Done;
         }
 
-        if (rest.Length < blockLength)
+        if (command.BareNewlineEndsData && rest.Length > command.ByteCount && ByteAt(rest, command.ByteCount) == (byte)'\n')
+        {
+            blockLength = command.ByteCount + 1;
+        }
+        else if (rest.Length < blockLength)
         {
             // The line is parsed again once the data block is complete; that is cheaper than keeping state.
             return StepResult.NeedMore;
         }
 
         buffer = rest.Slice(blockLength);
-        var terminator = rest.Slice(command.ByteCount, 2);
+        var terminator = rest.Slice(command.ByteCount, blockLength - command.ByteCount);
         if (!IsCrlf(terminator))
         {
             Reply(output, TextReplies.BadDataChunk, command.NoReply);
@@ -598,8 +607,21 @@ public sealed class TextProtocolSession : IProtocolSession
         }
     }
 
+    private static byte ByteAt(in ReadOnlySequence<byte> buffer, long index)
+    {
+        Span<byte> one = stackalloc byte[1];
+        buffer.Slice(index, 1).CopyTo(one);
+        return one[0];
+    }
+
+    /// <summary>\r\n, or the lone \n that only a short-form set's block may end with.</summary>
     private static bool IsCrlf(ReadOnlySequence<byte> terminator)
     {
+        if (terminator.Length == 1)
+        {
+            return ByteAt(terminator, 0) == (byte)'\n';
+        }
+
         Span<byte> pair = stackalloc byte[2];
         terminator.CopyTo(pair);
         return pair[0] == (byte)'\r' && pair[1] == (byte)'\n';
