@@ -206,6 +206,17 @@ internal sealed class InteractiveShell(ServerAddress server, TextReader input, T
             // Storage commands carry a data line: the next line typed, sent as is.
             var data = await input.ReadLineAsync() ?? throw new UsageException("the data line is missing");
             _history.Add(data);
+
+            // The server would wait for the missing bytes (or read the next command as data), as memcached does;
+            // at a prompt that looks like a hang, so say what is wrong and send nothing.
+            int sizeAt = name == "ms" ? 2 : 4;
+            if (tokens.Length > sizeAt && int.TryParse(tokens[sizeAt], NumberStyles.None, CultureInfo.InvariantCulture, out int declared)
+                && Encoding.UTF8.GetByteCount(data) != declared)
+            {
+                await output.WriteLineAsync($"not sent: the data line has {Encoding.UTF8.GetByteCount(data)} bytes but the command declares {declared}; type the command again with the right size");
+                return;
+            }
+
             request.Append(data).Append("\r\n");
         }
 

@@ -48,6 +48,19 @@ public class CliInteractiveTests
     }
 
     [Fact]
+    public async Task A_raw_data_line_shorter_than_declared_is_not_sent_and_the_shell_says_why()
+    {
+        await using var server = await TestServer.StartAsync();
+        var result = await CliRun.RunAsync(
+            "set raw 0 0 10\nabc\nget raw\n",
+            "--server", $"127.0.0.1:{server.Port}");
+
+        Assert.Equal(0, result.Code);
+        Assert.Contains("not sent: the data line has 3 bytes but the command declares 10", result.Output, StringComparison.Ordinal);
+        Assert.Contains("cairn> (not found)", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Incr_counts_and_stats_lists_names_and_values()
     {
         await using var server = await TestServer.StartAsync();
