@@ -8,9 +8,10 @@ if (Environment.GetEnvironmentVariable(InlineCompletions) is null)
     Environment.SetEnvironmentVariable(InlineCompletions, "1");
 }
 
+ServerOptions? options = null;
 try
 {
-    var options = CommandLine.Parse(args);
+    options = CommandLine.Parse(args);
     if (options.ShowHelp)
     {
         Console.WriteLine(CommandLine.HelpText);
@@ -49,16 +50,26 @@ try
 catch (CommandLineException error)
 {
     Console.Error.WriteLine($"cairn-server: {error.Message}");
-    return 64;
+    return StartupException.Usage;
+}
+catch (StartupException error)
+{
+    Console.Error.WriteLine($"cairn-server: {error.Message}");
+    return error.ExitCode;
 }
 catch (Cairn.Storage.Log.LogCorruptionException error)
 {
     Console.Error.WriteLine($"cairn-server: {error.Message}");
-    return 65;
+    return StartupException.DataError;
+}
+catch (Cairn.Storage.Log.DataDirectoryLockedException error)
+{
+    Console.Error.WriteLine($"cairn-server: {error.Message}");
+    return StartupException.TemporaryFailure;
 }
 catch (IOException error)
 {
-    // Includes a data directory locked by another server.
-    Console.Error.WriteLine($"cairn-server: {error.Message}");
-    return 71;
+    // The log failed to open for a reason CheckDataDirectory could not foresee (an I/O error reading it).
+    Console.Error.WriteLine($"cairn-server: --data-dir {options?.DataDirectory}: {error.Message.ReplaceLineEndings(" ")}");
+    return StartupException.OsError;
 }

@@ -56,6 +56,8 @@ public sealed class CairnServer : IAsyncDisposable
         {
             try
             {
+                StartupException.CheckDataDirectory(options.DataDirectory);
+
                 // Replays the log before anything listens, so the first client sees everything acknowledged.
                 Action<string>? report = configureLogging is null ? message => Console.Error.WriteLine($"cairn-server: {message}") : null;
                 durability = DurableStore.Open(store, options.ToDurabilityOptions(time, report));
@@ -101,8 +103,11 @@ public sealed class CairnServer : IAsyncDisposable
             });
             builder.Logging.AddFilter("Microsoft", options.Verbosity >= 2 ? LogLevel.Information : LogLevel.Warning);
 
-            // The generic host's lifetime lines speak of HTTP and Ctrl+C; Cairn prints its own listening line.
+            // The generic host's lifetime lines speak of HTTP and Ctrl+C; Cairn prints its own listening line,
+            // and a failed start is said in one line by the executable (StartupException), not as a stack trace.
             builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+            builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+            builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", options.Verbosity >= 2 ? LogLevel.Information : LogLevel.Error);
         }
         else
         {
@@ -140,6 +145,8 @@ public sealed class CairnServer : IAsyncDisposable
 
             if (options.UnixSocketPath is not null)
             {
+                StartupException.RemoveStaleUnixSocket(options.UnixSocketPath);
+
                 // The unix socket stays plain, as in memcached: only local processes reach it.
                 kestrel.ListenUnixSocket(options.UnixSocketPath, listen => listen.UseConnectionHandler<MemcachedConnectionHandler>());
             }
@@ -154,7 +161,15 @@ public sealed class CairnServer : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        await _app.StartAsync(cancellationToken);
+        try
+        {
+            await _app.StartAsync(cancellationToken);
+        }
+        catch (Exception error) when (error is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        {
+            throw StartupException.FromBindFailure(error, Context.Options);
+        }
+
         var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         var endPoints = new List<IPEndPoint>();
         var tlsEndPoints = new List<IPEndPoint>();

@@ -12,6 +12,8 @@ public static class CommandLine
     {
         var options = new ServerOptions();
         var protocolGiven = false;
+        long itemSize = 0;
+        string? itemSizeText = null;
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
@@ -80,12 +82,8 @@ public static class CommandLine
                     options.MemoryLimitBytes = ParseSize(Value(), arg, defaultUnit: 1024 * 1024);
                     break;
                 case "I" or "max-item-size":
-                    options.MaxItemSize = checked((int)ParseSize(Value(), arg, defaultUnit: 1));
-                    if (options.MaxItemSize < 1024)
-                    {
-                        throw new CommandLineException("item max size cannot be less than 1024 bytes");
-                    }
-
+                    itemSizeText = Value();
+                    itemSize = ParseSize(itemSizeText, arg, defaultUnit: 1);
                     break;
                 case "t" or "threads":
                     options.Threads = ParseInt(Value(), arg, 1, 1024);
@@ -211,8 +209,35 @@ public static class CommandLine
             }
         }
 
+        CheckItemSize(options, itemSize, itemSizeText);
         CheckAuthentication(options, protocolGiven);
         return options;
+    }
+
+    /// <summary>memcached's limits on -I, checked once -m is known too, in memcached's words with the fix added.</summary>
+    private static void CheckItemSize(ServerOptions options, long itemSize, string? text)
+    {
+        if (text is null)
+        {
+            return;
+        }
+
+        if (itemSize < 1024)
+        {
+            throw new CommandLineException($"-I {text}: Item max size cannot be less than 1024 bytes; use -I 1k or more");
+        }
+
+        if (itemSize > 1024L * 1024 * 1024)
+        {
+            throw new CommandLineException($"-I {text}: Cannot set item size limit higher than a gigabyte; use -I 1g or less");
+        }
+
+        if (itemSize > options.MemoryLimitBytes / 2)
+        {
+            throw new CommandLineException($"-I {text}: Cannot set item size limit higher than 1/2 of memory max (-m {options.MemoryLimitBytes / (1024 * 1024)}); raise -m to at least {(itemSize * 2) / (1024 * 1024)} or lower -I");
+        }
+
+        options.MaxItemSize = (int)itemSize;
     }
 
     /// <summary>memcached's startup checks: each kind of authentication pins the one protocol it guards, so the other cannot bypass it.</summary>
@@ -351,10 +376,15 @@ public static class CommandLine
 
         if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number) || number <= 0)
         {
-            throw new CommandLineException($"invalid size '{value}' for {flag}");
+            throw new CommandLineException($"{flag} {value}: not a size; give a positive number with an optional k, m or g suffix");
         }
 
-        return checked(number * unit);
+        if (number > long.MaxValue / unit)
+        {
+            throw new CommandLineException($"{flag} {value}: too large");
+        }
+
+        return number * unit;
     }
 }
 

@@ -23,6 +23,8 @@ public sealed class TmpfsFactAttribute : FactAttribute
 
     public static bool Mount(string mountPoint, string size) => Run("mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", mountPoint) == 0;
 
+    public static bool MountReadOnly(string mountPoint) => Run("mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", mountPoint) == 0;
+
     public static void Unmount(string mountPoint) => Run("umount", "-l", mountPoint);
 
     private static string? Probe()
