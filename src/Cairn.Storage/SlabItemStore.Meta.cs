@@ -23,9 +23,10 @@ public sealed unsafe partial class SlabItemStore
                     return false;
                 }
 
-                // mg N: a miss creates an empty item and this client wins the right to fill it.
+                // mg N: a miss creates an empty item and this client wins the right to fill it; a T given too sets its TTL.
                 var vivify = new MetaStoreOptions { NewCas = options.NewCas };
-                if (StoreCore(StoreMode.Add, key, ReadOnlySequence<byte>.Empty, 0, options.VivifyExpiresAt, 0, vivify, out _, out _) != StoreResult.Stored)
+                long vivifiedExpiry = options.Touch ? options.TouchExpiresAt : options.VivifyExpiresAt;
+                if (StoreCore(StoreMode.Add, key, ReadOnlySequence<byte>.Empty, 0, vivifiedExpiry, 0, vivify, out _, out _) != StoreResult.Stored)
                 {
                     return false;
                 }
@@ -33,6 +34,9 @@ public sealed unsafe partial class SlabItemStore
                 index = shard.Find(hash, key);
                 ref Entry created = ref shard.Entries[index];
                 created.MetaBits |= MetaBits.WinTokenSent;
+
+                // memcached counts the vivifying fetch: the next mg h says h1.
+                created.Fetched = true;
                 VisitMeta(ref created, new MetaItemState(false, now, false, false, true), ref visitor);
                 return true;
             }

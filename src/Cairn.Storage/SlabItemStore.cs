@@ -159,7 +159,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             int index = FindLive(shard, hash, key, now);
 
             // memcached refuses the size before looking at the mode, and a set that fails drops the old value.
-            if (!FitsItemSize(key.Length, incoming))
+            if (!FitsItemSize(key.Length, incoming, mode is StoreMode.Append or StoreMode.Prepend && index >= 0 ? shard.Entries[index].Flags : flags))
             {
                 if (mode == StoreMode.Set && index >= 0)
                 {
@@ -173,7 +173,9 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             if (meta.HasCompareCas)
             {
                 compareCas = meta.CompareCas;
-                if (mode == StoreMode.Set)
+
+                // As memcached: set and replace with a CAS are compare-and-swap, so a missing key is not found.
+                if (mode is StoreMode.Set or StoreMode.Replace)
                 {
                     mode = StoreMode.Cas;
                 }
@@ -214,7 +216,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
 
             int oldValueLength = index >= 0 ? shard.Entries[index].ValueLength : 0;
             long newValueLength = concatenates ? oldValueLength + incoming : incoming;
-            if (concatenates && !FitsItemSize(key.Length, newValueLength))
+            if (concatenates && !FitsItemSize(key.Length, newValueLength, shard.Entries[index].Flags))
             {
                 return StoreResult.TooLarge;
             }
@@ -447,7 +449,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
     private bool CanRewriteInPlace(ref Entry e, int slabClass, int total) =>
         e.SlabClass == slabClass && (slabClass != _slabs.LargeClass || e.KeyLength + e.ValueLength == total);
 
-    private bool FitsItemSize(int keyLength, long valueLength) => ItemLimits.Fits(keyLength, valueLength, _maxItemSize);
+    private bool FitsItemSize(int keyLength, long valueLength, uint flags) => ItemLimits.Fits(keyLength, valueLength, flags, _maxItemSize);
 
     private Shard ShardFor(ulong hash) => _shards[(int)(hash >> _shardShift)];
 

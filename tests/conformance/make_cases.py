@@ -235,6 +235,21 @@ case("large_cas_too_large", L("set k 0 0 3", "old", "cas k 0 0 2000 1"), JUNK, L
 case("large_set_too_large_reply_held_until_data_swallowed", L("set k 0 0 2000", "tiny", "get k", "set j 0 0 1", "j", "get j"))
 
 
+# ---------------------------------------------------------------- meta (found by differential fuzzing)
+case("meta_mg_vivify_with_ttl_minus_one_is_gone", L("mg a N0 T-1", "mg a v"))
+case("meta_mg_vivify_with_ttl_sets_that_ttl", L("mg b N0 T50", "mg b t v"))
+case("meta_mg_hit_after_vivify_counts_the_vivifying_fetch", L("mg c N0 h v", "mg c h v"))
+case("meta_ms_replace_with_cas_on_missing_key_not_found", L("ms x 1 C5 MR", "A", "ms y 1 C5", "B"))
+case("meta_ms_bare_mode_token", L("ms k 1 M", "A", "mn"))
+case("meta_ms_mode_token_too_long", L("ms k 1 MEE", "A", "mn"))
+case("meta_ma_bare_mode_token", L("ma k M"))
+case("meta_ma_bad_delta_and_initial", L("ma k Dabc", "ma k Jx", "ma k D-1"))
+case("meta_mg_bad_delta_and_initial", L("mg k Dx", "mg k Jx"))
+case("meta_md_ma_opaque_too_long", L("md k O" + "x" * 40, "ma k O" + "x" * 40, "mg k O" + "x" * 40))
+case("meta_ms_refused_returns_c0", L("ms z 1 c", "A", "ms z 1 c C99 k", "B", "ms w 1 MR c C3", "A"))
+case("meta_ms_refused_append_returns_flags_in_order", L("ms y 1 c MA k s O1", "A"))
+
+
 def main():
     check = "--check" in sys.argv[1:]
     d = os.path.join(HERE, "cases")

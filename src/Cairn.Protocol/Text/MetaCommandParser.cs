@@ -26,6 +26,9 @@ public static class MetaCommandParser
     public static ReadOnlySpan<byte> ErrorDecodingKey => "CLIENT_ERROR error decoding key\r\n"u8;
     public static ReadOnlySpan<byte> InvalidSetMode => "CLIENT_ERROR invalid mode for ms M token\r\n"u8;
     public static ReadOnlySpan<byte> InvalidArithmeticMode => "CLIENT_ERROR invalid mode for ma M token\r\n"u8;
+    public static ReadOnlySpan<byte> IncorrectModeLength => "CLIENT_ERROR incorrect length for M token\r\n"u8;
+    public static ReadOnlySpan<byte> InvalidDelta => "CLIENT_ERROR invalid numeric delta value\r\n"u8;
+    public static ReadOnlySpan<byte> InvalidInitial => "CLIENT_ERROR invalid numeric initial value\r\n"u8;
 
     public static TextCommandKind Identify(ReadOnlySpan<byte> name)
     {
@@ -104,14 +107,23 @@ public static class MetaCommandParser
             var error = ParseFlags(ref meta);
             if (error != FlagError.None)
             {
-                command.Refuse(perCommandErrors ? InvalidOrDuplicateFlag : error switch
+                // md and ma word every flag error alike, except an opaque that is too long (memcached 1.6.18 and 1.6.45).
+                command.Refuse(error == FlagError.OpaqueTooLong ? OpaqueTooLong : perCommandErrors ? InvalidOrDuplicateFlag : error switch
                 {
                     FlagError.Invalid => InvalidFlag,
                     FlagError.Duplicate => DuplicateFlag,
-                    FlagError.OpaqueTooLong => OpaqueTooLong,
                     FlagError.BadClientFlags => TextReplies.BadCommandLineFormat,
+                    FlagError.BadDelta => InvalidDelta,
+                    FlagError.BadInitial => InvalidInitial,
                     _ => BadToken,
                 });
+                return;
+            }
+
+            if (meta.Has('M') && meta.Mode == 0 && kind is TextCommandKind.MetaSet or TextCommandKind.MetaArithmetic)
+            {
+                // A mode is one character: memcached refuses "M" alone or "MEE" before looking at the letter.
+                command.Refuse(kind == TextCommandKind.MetaSet ? IncorrectModeLength : InvalidOrDuplicateFlag);
                 return;
             }
 
@@ -158,6 +170,8 @@ public static class MetaCommandParser
         OpaqueTooLong,
         BadToken,
         BadClientFlags,
+        BadDelta,
+        BadInitial,
     }
 
     private static FlagError ParseFlags(ref MetaFlags meta)
@@ -205,10 +219,18 @@ public static class MetaCommandParser
                     ok = AsciiNumber.TryParseUInt64(argument, out meta.NewCas);
                     break;
                 case (byte)'D':
-                    ok = AsciiNumber.TryParseUInt64(argument, out meta.Delta);
+                    if (!AsciiNumber.TryParseUInt64(argument, out meta.Delta))
+                    {
+                        return FlagError.BadDelta;
+                    }
+
                     break;
                 case (byte)'J':
-                    ok = AsciiNumber.TryParseUInt64(argument, out meta.Initial);
+                    if (!AsciiNumber.TryParseUInt64(argument, out meta.Initial))
+                    {
+                        return FlagError.BadInitial;
+                    }
+
                     break;
                 case (byte)'F':
                     // memcached words a bad client flags token like a bad classic command line.

@@ -151,7 +151,8 @@ public sealed class BinaryProtocolSession : IProtocolSession
         var frameLength = BinaryHeader.Size + (long)header.TotalBodyLength;
         if (header.Opcode.IsStorage())
         {
-            if (!ItemLimits.Fits(header.KeyLength, header.ValueLength, _context.Options.MaxItemSize))
+            // Flags 0 costs least: a body over the limit even then is refused here; the store decides the rest with the flags.
+            if (!ItemLimits.Fits(header.KeyLength, header.ValueLength, 0, _context.Options.MaxItemSize))
             {
                 var headLength = BinaryHeader.Size + header.ExtrasLength + header.KeyLength;
                 if (buffer.Length < headLength)

@@ -272,7 +272,8 @@ public sealed class TextProtocolSession : IProtocolSession
     private StepResult ProcessStorage(ref ReadOnlySequence<byte> buffer, ReadOnlySequence<byte> rest, ref TextCommand command, IBufferWriter<byte> output)
     {
         var blockLength = (long)command.ByteCount + 2;
-        if (!ItemLimits.Fits(command.Key.Length, command.ByteCount, _context.Options.MaxItemSize))
+        var flags = command.Kind == TextCommandKind.MetaSet ? command.Meta.ClientFlags : command.Flags;
+        if (!ItemLimits.Fits(command.Key.Length, command.ByteCount, flags, _context.Options.MaxItemSize))
         {
             // Refused before any memory is taken for it; the data streams past as it arrives.
             Counters.Increment(Counter.StoreTooLarge);
@@ -766,7 +767,8 @@ public sealed class TextProtocolSession : IProtocolSession
                 return;
         }
 
-        MetaResponseWriter.WriteLine(output, code, meta, command.Key, MetaResponseWriter.KeyAndOpaque, default);
+        // memcached answers a refused ms with the same flags as a stored one: c0 (no CAS was assigned) and s of the data sent.
+        MetaResponseWriter.WriteLine(output, code, meta, command.Key, SetReturns, new MetaItemFields(0, meta.ClientFlags, (int)data.Length, 0, false, 0));
     }
 
     private void ExecuteMetaDelete(ref TextCommand command, IBufferWriter<byte> output)

@@ -15,11 +15,13 @@ public sealed class SlabItemStoreMemoryTests
     [Fact]
     public void Item_exactly_at_max_item_size_is_stored_and_one_byte_more_is_too_large()
     {
-        // memcached counts a 48-byte header and the trailing "\r\n" against -I.
+        // memcached counts a 48-byte header, the CAS, the key's NUL and the trailing "\r\n" against -I, and 4 more with flags.
         using var store = StoreTestKit.Create(maxItemSize: 1000);
 
-        Assert.Equal(StoreResult.Stored, store.Set("k", new string('v', 1000 - 1 - 48 - 2)));
-        Assert.Equal(StoreResult.TooLarge, store.Set("j", new string('v', 1000 - 1 - 48 - 2 + 1)));
+        Assert.Equal(StoreResult.Stored, store.Set("k", new string('v', 1000 - 1 - 59)));
+        Assert.Equal(StoreResult.TooLarge, store.Set("j", new string('v', 1000 - 1 - 59 + 1)));
+        Assert.Equal(StoreResult.Stored, store.Set("f", new string('v', 1000 - 1 - 63), flags: 1));
+        Assert.Equal(StoreResult.TooLarge, store.Set("j", new string('v', 1000 - 1 - 63 + 1), flags: 1));
 
         Assert.Null(store.Get("j"));
     }
