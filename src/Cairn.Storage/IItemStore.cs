@@ -127,7 +127,9 @@ public readonly record struct StoreStatistics(
     long EvictedUnfetched,
     long OutOfMemoryErrors,
     long TotalMallocedPages,
-    int HashPowerLevel);
+    int HashPowerLevel,
+    long GetExpired = 0,
+    long GetFlushed = 0);
 
 public readonly record struct SlabClassStatistics(
     int ClassId,

@@ -36,6 +36,10 @@ internal sealed unsafe class Shard
     public long Reclaimed;
     public long ExpiredUnfetched;
     public long EvictedUnfetched;
+
+    /// <summary>Lookups that found the key expired, or flushed (memcached's get_expired and get_flushed).</summary>
+    public long GetExpired;
+    public long GetFlushed;
     public int SweepCursor;
 
     public Shard(int id, int classCount)

@@ -94,7 +94,7 @@ public sealed partial class SlabItemStore
     public StoreStatistics GetStatistics()
     {
         ThrowIfDisposed();
-        long items = 0, totalItems = 0, bytes = 0, evictions = 0, reclaimed = 0, expiredUnfetched = 0, evictedUnfetched = 0, buckets = 0;
+        long items = 0, totalItems = 0, bytes = 0, evictions = 0, reclaimed = 0, expiredUnfetched = 0, evictedUnfetched = 0, buckets = 0, getExpired = 0, getFlushed = 0;
         foreach (Shard shard in _shards)
         {
             // Unlocked reads: each counter is read whole, and statistics are a moment's estimate anyway.
@@ -106,6 +106,8 @@ public sealed partial class SlabItemStore
             expiredUnfetched += Volatile.Read(ref shard.ExpiredUnfetched);
             evictedUnfetched += Volatile.Read(ref shard.EvictedUnfetched);
             buckets += Volatile.Read(ref shard.Buckets).Length;
+            getExpired += Volatile.Read(ref shard.GetExpired);
+            getFlushed += Volatile.Read(ref shard.GetFlushed);
         }
 
         return new StoreStatistics(
@@ -119,7 +121,9 @@ public sealed partial class SlabItemStore
             EvictedUnfetched: evictedUnfetched,
             OutOfMemoryErrors: Volatile.Read(ref _outOfMemoryErrors),
             TotalMallocedPages: _slabs.AllocatedBytes,
-            HashPowerLevel: BitOperations.Log2((ulong)buckets));
+            HashPowerLevel: BitOperations.Log2((ulong)buckets),
+            GetExpired: getExpired,
+            GetFlushed: getFlushed);
     }
 
     /// <summary>
@@ -187,6 +191,8 @@ public sealed partial class SlabItemStore
                 shard.Reclaimed = 0;
                 shard.ExpiredUnfetched = 0;
                 shard.EvictedUnfetched = 0;
+                shard.GetExpired = 0;
+                shard.GetFlushed = 0;
                 Array.Clear(shard.ClassEvictions);
             }
         }

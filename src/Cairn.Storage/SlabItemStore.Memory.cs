@@ -163,7 +163,17 @@ public sealed unsafe partial class SlabItemStore
         int index = shard.Find(hash, key);
         if (index >= 0 && IsDead(ref shard.Entries[index], now))
         {
-            CountReclaimed(shard, ref shard.Entries[index], now);
+            ref Entry dead = ref shard.Entries[index];
+            if (dead.ExpiresAt != 0 && dead.ExpiresAt <= now)
+            {
+                shard.GetExpired++;
+            }
+            else
+            {
+                shard.GetFlushed++;
+            }
+
+            CountReclaimed(shard, ref dead, now);
             RemoveItem(shard, index);
             return -1;
         }

@@ -17,8 +17,11 @@ public static class AsciiAuth
 
     public static ReadOnlySpan<byte> BadTermination => "CLIENT_ERROR bad command line termination\r\n"u8;
 
-    /// <summary>memcached buffers whatever length is declared; Cairn streams a longer block past unread and refuses it.</summary>
-    public const int MaxTokenLength = 1024;
+    /// <summary>memcached 1.6.45's answer to an auth "set" announcing more than <see cref="MaxTokenLength"/> bytes; nothing is skipped.</summary>
+    public static ReadOnlySpan<byte> TokenTooLong => "CLIENT_ERROR auth token too long\r\n"u8;
+
+    /// <summary>memcached 1.6.45's MAX_AUTH_REQ_LEN: the longest "user password" block it buffers.</summary>
+    public const int MaxTokenLength = 16384;
 
     /// <summary>The declared data length when <paramref name="line"/> (without its newline) is such a set; else false.</summary>
     public static bool TryParseSetLine(ReadOnlySpan<byte> line, out uint length)

@@ -56,22 +56,31 @@ public sealed class CredentialStore
         return new CredentialStore([.. entries]);
     }
 
-    /// <summary>True when some entry has this user and password. Every entry is compared, and in constant time.</summary>
+    /// <summary>
+    /// True when some entry has this user (or, as memcached's SASL realm makes it, user@this-host) and password.
+    /// Every entry is compared, and in constant time.
+    /// </summary>
     public bool Check(ReadOnlySpan<byte> user, ReadOnlySpan<byte> password)
     {
         // FixedTimeEquals returns early when lengths differ, so fixed-size digests keep the secret's length hidden too.
         Span<byte> userDigest = stackalloc byte[SHA256.HashSizeInBytes];
+        Span<byte> realmUserDigest = stackalloc byte[SHA256.HashSizeInBytes];
         Span<byte> passwordDigest = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(user, userDigest);
+        SHA256.HashData([.. user, (byte)'@', .. HostName], realmUserDigest);
         SHA256.HashData(password, passwordDigest);
         var match = false;
         foreach (var (entryUser, entryPassword) in _entries)
         {
-            match |= CryptographicOperations.FixedTimeEquals(userDigest, entryUser) & CryptographicOperations.FixedTimeEquals(passwordDigest, entryPassword);
+            var userMatches = CryptographicOperations.FixedTimeEquals(userDigest, entryUser) | CryptographicOperations.FixedTimeEquals(realmUserDigest, entryUser);
+            match |= userMatches & CryptographicOperations.FixedTimeEquals(passwordDigest, entryPassword);
         }
 
         return match;
     }
+
+    /// <summary>The realm memcached's SASL server appends: this machine's host name.</summary>
+    private static readonly byte[] HostName = Encoding.UTF8.GetBytes(Environment.MachineName);
 
     private static byte[] Digest(byte[] secret)
     {

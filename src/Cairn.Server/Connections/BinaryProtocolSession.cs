@@ -388,6 +388,7 @@ public sealed class BinaryProtocolSession : IProtocolSession
             hit = _store.TryGet(key, ref writer);
             Counters.Increment(Counter.CmdGet);
             Counters.Increment(hit ? Counter.GetHits : Counter.GetMisses);
+            _context.Prefixes.RecordGet(key, hit);
         }
 
         if (hit || opcode.IsQuiet())
@@ -447,6 +448,7 @@ public sealed class BinaryProtocolSession : IProtocolSession
         };
 
         Counters.Increment(Counter.CmdSet);
+        _context.Prefixes.RecordSet(key);
         StoreResult result;
         ulong cas = 0;
         if (mode is StoreMode.Append or StoreMode.Prepend && header.Cas != 0)
@@ -486,10 +488,6 @@ public sealed class BinaryProtocolSession : IProtocolSession
         {
             Counters.Increment(Counter.StoreTooLarge);
         }
-        else if (result == StoreResult.OutOfMemory)
-        {
-            Counters.Increment(Counter.StoreNoMemory);
-        }
 
         if (status != BinaryStatus.NoError)
         {
@@ -525,6 +523,7 @@ public sealed class BinaryProtocolSession : IProtocolSession
 
         var deleted = _store.Delete(key) == DeleteResult.Deleted;
         Counters.Increment(deleted ? Counter.DeleteHits : Counter.DeleteMisses);
+        _context.Prefixes.RecordDelete(key);
         if (!deleted)
         {
             BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.KeyNotFound, header.Opaque);

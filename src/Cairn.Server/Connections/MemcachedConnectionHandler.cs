@@ -31,7 +31,7 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
             return;
         }
 
-        var info = context.Connections.Add(connection.RemoteEndPoint, connection.LocalEndPoint, input.CancelPendingRead);
+        var info = context.Connections.Add(connection.RemoteEndPoint, connection.LocalEndPoint, input.CancelPendingRead, context.NowUnixSeconds);
         IProtocolSession? session = null;
         LogOpened(logger, info.Id, connection.RemoteEndPoint);
         try
@@ -136,7 +136,7 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
             // The acknowledgement barrier: replies to this batch's writes leave only once the log holds them.
             if (durability is not null && session.TakeWritesPending())
             {
-                info.State = "conn_log_wait";
+                info.State = "conn_io_queue"; // memcached's name for waiting on queued I/O: here, the log
                 try
                 {
                     await durability.WaitForDurableAsync();
@@ -157,7 +157,7 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
 
             if (outcome == BatchOutcome.AwaitOperation)
             {
-                info.State = "conn_compacting";
+                info.State = "conn_io_pending";
                 await session.CompletePendingAsync(output);
                 if (!await FlushAsync(output, info, totals))
                 {

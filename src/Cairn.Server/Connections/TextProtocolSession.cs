@@ -232,10 +232,10 @@ public sealed class TextProtocolSession : IProtocolSession
         var blockLength = (long)length + 2;
         if (length > AsciiAuth.MaxTokenLength)
         {
-            // No credential is this long: refuse it now and let the block stream past, so memory stays bounded.
+            // As memcached 1.6.45: refused at once and nothing skipped, so an absurd length (2 GB) cannot hold the
+            // connection waiting; whatever follows is read as lines, each answered "unauthenticated".
             buffer = rest;
-            _swallowRemaining = blockLength;
-            TextResponseWriter.Write(output, AsciiAuth.BadFormat);
+            TextResponseWriter.Write(output, AsciiAuth.TokenTooLong);
             return StepResult.Done;
         }
 
@@ -336,6 +336,7 @@ public sealed class TextProtocolSession : IProtocolSession
         var expiresAt = ExpiryTime.ToAbsolute(command.Exptime, _context.NowUnixSeconds);
         var result = _store.Store(mode, command.Key, data, command.Flags, expiresAt, command.CasUnique, out _);
         Counters.Increment(Counter.CmdSet);
+        _context.Prefixes.RecordSet(command.Key);
         if (mode == StoreMode.Cas)
         {
             Counters.Increment(result switch
@@ -361,10 +362,6 @@ public sealed class TextProtocolSession : IProtocolSession
         if (result == StoreResult.TooLarge)
         {
             Counters.Increment(Counter.StoreTooLarge);
-        }
-        else if (result == StoreResult.OutOfMemory)
-        {
-            Counters.Increment(Counter.StoreNoMemory);
         }
 
         Reply(output, reply, command.NoReply);
@@ -395,6 +392,7 @@ public sealed class TextProtocolSession : IProtocolSession
             case TextCommandKind.Delete:
                 var deleted = _store.Delete(command.Key) == DeleteResult.Deleted;
                 Counters.Increment(deleted ? Counter.DeleteHits : Counter.DeleteMisses);
+                _context.Prefixes.RecordDelete(command.Key);
                 Reply(output, deleted ? TextReplies.Deleted : TextReplies.NotFound, command.NoReply);
                 break;
             case TextCommandKind.Incr:
@@ -487,6 +485,7 @@ public sealed class TextProtocolSession : IProtocolSession
             {
                 Counters.Increment(Counter.CmdGet);
                 Counters.Increment(hit ? Counter.GetHits : Counter.GetMisses);
+                _context.Prefixes.RecordGet(key, hit);
             }
         }
 
@@ -703,6 +702,7 @@ public sealed class TextProtocolSession : IProtocolSession
         var hit = _store.MetaGet(command.Key, options, ref writer);
         Counters.Increment(Counter.CmdGet);
         Counters.Increment(hit ? Counter.GetHits : Counter.GetMisses);
+        _context.Prefixes.RecordGet(command.Key, hit);
         if (options.Touch)
         {
             Counters.Increment(Counter.CmdTouch);
@@ -733,6 +733,7 @@ public sealed class TextProtocolSession : IProtocolSession
         var expiresAt = meta.Has('T') ? ExpiryTime.ToAbsolute(meta.Ttl, now) : 0;
         var result = _store.MetaStore(mode, command.Key, data, meta.ClientFlags, expiresAt, options, out var cas, out var length);
         Counters.Increment(Counter.CmdSet);
+        _context.Prefixes.RecordSet(command.Key);
         ReadOnlySpan<byte> code;
         switch (result)
         {
@@ -762,7 +763,6 @@ public sealed class TextProtocolSession : IProtocolSession
                 TextResponseWriter.Write(output, TextReplies.ObjectTooLarge);
                 return;
             default:
-                Counters.Increment(Counter.StoreNoMemory);
                 TextResponseWriter.Write(output, TextReplies.OutOfMemoryStoring);
                 return;
         }
@@ -787,6 +787,7 @@ public sealed class TextProtocolSession : IProtocolSession
 
         var status = _store.MetaDelete(command.Key, options);
         Counters.Increment(status == MetaStatus.Ok ? Counter.DeleteHits : Counter.DeleteMisses);
+        _context.Prefixes.RecordDelete(command.Key);
         switch (status)
         {
             case MetaStatus.Ok:

@@ -25,6 +25,7 @@ public sealed class CairnServer : IAsyncDisposable
     private bool _disposed;
 
     private readonly DurableStore? _durability;
+    private IdleConnectionReaper? _idleReaper;
 
     private CairnServer(WebApplication app, ServerContext context, IItemStore store, DurableStore? durability)
     {
@@ -188,6 +189,12 @@ public sealed class CairnServer : IAsyncDisposable
 
         EndPoints = endPoints;
         TlsEndPoints = tlsEndPoints;
+        if (Context.Options.IdleTimeoutSeconds > 0)
+        {
+            _idleReaper = new IdleConnectionReaper(Context);
+        }
+
+        Context.Listeners = [.. endPoints, .. Context.Options.UnixSocketPath is null ? Array.Empty<EndPoint?>() : [null]];
         if (Context.Options.UnixSocketPath is { } socketPath && OperatingSystem.IsLinux())
         {
             File.SetUnixFileMode(socketPath, (UnixFileMode)Context.Options.UnixSocketMask);
@@ -206,6 +213,7 @@ public sealed class CairnServer : IAsyncDisposable
         }
 
         _disposed = true;
+        _idleReaper?.Dispose();
         await _app.DisposeAsync();
 
         // Connections are gone; write and sync what the log still holds before the memory goes.

@@ -85,6 +85,15 @@ public static class CommandLine
                     itemSizeText = Value();
                     itemSize = ParseSize(itemSizeText, arg, defaultUnit: 1);
                     break;
+                case "D":
+                    var delimiter = Value();
+                    if (delimiter.Length != 1)
+                    {
+                        throw new CommandLineException($"-D {delimiter}: the prefix delimiter is one character, such as ':'");
+                    }
+
+                    options.PrefixDelimiter = delimiter[0];
+                    break;
                 case "t" or "threads":
                     options.Threads = ParseInt(Value(), arg, 1, 1024);
                     break;
@@ -183,7 +192,11 @@ public static class CommandLine
                     foreach (var item in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                     {
                         var eq = item.IndexOf('=', StringComparison.Ordinal);
-                        if (!options.Tls.TryApply(eq < 0 ? item : item[..eq], eq < 0 ? null : item[(eq + 1)..]))
+                        if (eq > 0 && item[..eq] == "idle_timeout")
+                        {
+                            options.IdleTimeoutSeconds = ParseInt(item[(eq + 1)..], "-o idle_timeout", 0, int.MaxValue);
+                        }
+                        else if (!options.Tls.TryApply(eq < 0 ? item : item[..eq], eq < 0 ? null : item[(eq + 1)..]))
                         {
                             ignoredExtended.Add(item);
                         }
@@ -198,7 +211,7 @@ public static class CommandLine
 
                 // Accepted so memcached's harnesses and init scripts start Cairn unchanged; they mean nothing here.
                 case "u" or "user" or "R" or "max-reqs-per-event" or "b" or "listen-backlog"
-                    or "n" or "slab-min-size" or "D" or "P" or "pidfile":
+                    or "n" or "slab-min-size" or "P" or "pidfile":
                     options.IgnoredOptions.Add($"{arg} {Value()}");
                     break;
                 case "k" or "lock-memory" or "C" or "disable-cas" or "L" or "enable-largepages" or "r" or "enable-coredumps":

@@ -7,11 +7,12 @@ namespace Cairn.Server.Hosting;
 public sealed class ConnectionRegistry
 {
     private readonly ConcurrentDictionary<long, ConnectionInfo> _connections = new();
-    private long _nextId;
+    /// <summary>Connections number from 64 up, so "stats conns" can number the listening sockets below them, as memcached's fds are.</summary>
+    private long _nextId = 63;
 
-    public ConnectionInfo Add(EndPoint? remote, EndPoint? local, Action abort)
+    public ConnectionInfo Add(EndPoint? remote, EndPoint? local, Action abort, long nowUnixSeconds = 0)
     {
-        var info = new ConnectionInfo(Interlocked.Increment(ref _nextId), remote, local, abort);
+        var info = new ConnectionInfo(Interlocked.Increment(ref _nextId), remote, local, abort) { OpenedUnixSeconds = nowUnixSeconds };
         _connections[info.Id] = info;
         return info;
     }
@@ -39,7 +40,12 @@ public sealed class ConnectionInfo(long id, EndPoint? remote, EndPoint? local, A
 
     public long LastCommandUnixSeconds { get; set; }
 
-    public string State { get; set; } = "conn_waiting";
+    public long OpenedUnixSeconds { get; init; }
+
+    /// <summary>When the client last did anything: its last command, or its arrival.</summary>
+    public long LastActiveUnixSeconds => Math.Max(LastCommandUnixSeconds, OpenedUnixSeconds);
+
+    public string State { get; set; } = "conn_new_cmd";
 
     public void Stop() => stop();
 }

@@ -17,9 +17,16 @@ public sealed class ServerContext
         Options = options;
         Time = time;
         Statistics = new ServerStatistics(time);
+        Prefixes = new Stats.PrefixStatistics(options.PrefixDelimiter);
         _verbosity = options.Verbosity;
         Credentials = LoadCredentials(options);
     }
+
+    /// <summary>The listening sockets once started, for "stats conns" (null marks the unix socket).</summary>
+    public IReadOnlyList<System.Net.EndPoint?> Listeners { get; internal set; } = [];
+
+    /// <summary>"stats detail": per-prefix counts, while switched on.</summary>
+    public Stats.PrefixStatistics Prefixes { get; }
 
     /// <summary>The users of -S or -Y; null when connections need no authentication.</summary>
     public CredentialStore? Credentials { get; }

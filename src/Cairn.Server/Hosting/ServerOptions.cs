@@ -38,6 +38,12 @@ public sealed class ServerOptions
 
     public int Verbosity { get; set; }
 
+    /// <summary>-o idle_timeout=N: close connections idle longer than N seconds (0, the default, never does).</summary>
+    public int IdleTimeoutSeconds { get; set; }
+
+    /// <summary>-D: the character that ends a key's prefix for "stats detail".</summary>
+    public char PrefixDelimiter { get; set; } = ':';
+
     public double GrowthFactor { get; set; } = 1.25;
 
     public int UdpPort { get; set; }

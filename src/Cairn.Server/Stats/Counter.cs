@@ -21,7 +21,6 @@ public enum Counter
     TouchHits,
     TouchMisses,
     StoreTooLarge,
-    StoreNoMemory,
     AuthCmds,
     AuthErrors,
     BytesRead,

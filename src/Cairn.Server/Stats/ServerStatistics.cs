@@ -6,6 +6,7 @@ public sealed class ServerStatistics
     private long _currentConnections;
     private long _totalConnections;
     private long _rejectedConnections;
+    private long _idleKicks;
 
     public ServerStatistics(TimeProvider time)
     {
@@ -38,11 +39,17 @@ public sealed class ServerStatistics
 
     public void ConnectionClosed() => Interlocked.Decrement(ref _currentConnections);
 
+    /// <summary>Connections closed for idling past -o idle_timeout (memcached's idle_kicks).</summary>
+    public long IdleKicks => Volatile.Read(ref _idleKicks);
+
+    public void CountIdleKick() => Interlocked.Increment(ref _idleKicks);
+
     /// <summary>stats reset: cumulative counters restart; gauges (current connections) do not.</summary>
     public void Reset()
     {
         Totals.Clear();
         Interlocked.Exchange(ref _totalConnections, 0);
         Interlocked.Exchange(ref _rejectedConnections, 0);
+        Interlocked.Exchange(ref _idleKicks, 0);
     }
 }

@@ -48,14 +48,21 @@ public sealed class StatsReporter(ServerContext context)
                 WriteLines(output, []);
                 return;
             case "detail":
-                // Cairn keeps no per-prefix detail; answer as memcached does when detail is off.
                 var argument = tokens.Count >= 4 ? Encoding.ASCII.GetString(tokens[2]) : string.Empty;
-                TextResponseWriter.Write(output, argument switch
+                switch (argument)
                 {
-                    "on" or "off" => TextReplies.Ok,
-                    "dump" => TextReplies.End,
-                    _ => "CLIENT_ERROR usage: stats detail on|off|dump\r\n"u8,
-                });
+                    case "on" or "off":
+                        context.Prefixes.Enabled = argument == "on";
+                        TextResponseWriter.Write(output, TextReplies.Ok);
+                        break;
+                    case "dump":
+                        TextResponseWriter.Write(output, Encoding.ASCII.GetBytes(context.Prefixes.Dump()));
+                        break;
+                    default:
+                        TextResponseWriter.Write(output, "CLIENT_ERROR usage: stats detail on|off|dump\r\n"u8);
+                        break;
+                }
+
                 return;
             case "cachedump":
                 // Answered harmlessly: an empty dump, after memcached's own argument checks.
@@ -116,6 +123,11 @@ public sealed class StatsReporter(ServerContext context)
         yield return ("curr_connections", Num(statistics.CurrentConnections));
         yield return ("total_connections", Num(statistics.TotalConnections));
         yield return ("rejected_connections", Num(statistics.RejectedConnections));
+        if (context.Options.IdleTimeoutSeconds > 0)
+        {
+            yield return ("idle_kicks", Num(statistics.IdleKicks));
+        }
+
         yield return ("connection_structures", Num(statistics.CurrentConnections));
         yield return ("cmd_get", Num(totals[Counter.CmdGet]));
         yield return ("cmd_set", Num(totals[Counter.CmdSet]));
@@ -123,8 +135,8 @@ public sealed class StatsReporter(ServerContext context)
         yield return ("cmd_touch", Num(totals[Counter.CmdTouch]));
         yield return ("get_hits", Num(totals[Counter.GetHits]));
         yield return ("get_misses", Num(totals[Counter.GetMisses]));
-        yield return ("get_expired", "0");
-        yield return ("get_flushed", "0");
+        yield return ("get_expired", Num(store.GetExpired));
+        yield return ("get_flushed", Num(store.GetFlushed));
         yield return ("delete_misses", Num(totals[Counter.DeleteMisses]));
         yield return ("delete_hits", Num(totals[Counter.DeleteHits]));
         yield return ("incr_misses", Num(totals[Counter.IncrMisses]));
@@ -137,7 +149,8 @@ public sealed class StatsReporter(ServerContext context)
         yield return ("touch_hits", Num(totals[Counter.TouchHits]));
         yield return ("touch_misses", Num(totals[Counter.TouchMisses]));
         yield return ("store_too_large", Num(totals[Counter.StoreTooLarge]));
-        yield return ("store_no_memory", Num(totals[Counter.StoreNoMemory] + store.OutOfMemoryErrors));
+        // The store counts every refusal for memory once, whichever protocol asked.
+        yield return ("store_no_memory", Num(store.OutOfMemoryErrors));
         yield return ("auth_cmds", Num(totals[Counter.AuthCmds]));
         yield return ("auth_errors", Num(totals[Counter.AuthErrors]));
         yield return ("bytes_read", Num(totals[Counter.BytesRead]));
@@ -220,6 +233,8 @@ public sealed class StatsReporter(ServerContext context)
         yield return ("flush_enabled", options.FlushEnabled ? "yes" : "no");
         yield return ("shutdown_command", options.ShutdownCommandEnabled ? "yes" : "no");
         yield return ("dump_enabled", "yes");
+        yield return ("idle_timeout", Num(options.IdleTimeoutSeconds));
+        yield return ("detail_enabled", context.Prefixes.Enabled ? "yes" : "no");
     }
 
     private IEnumerable<(string, string)> Items()
@@ -260,16 +275,34 @@ public sealed class StatsReporter(ServerContext context)
         yield return ("total_malloced", Num(context.Store.GetStatistics().TotalMallocedPages));
     }
 
+    /// <summary>memcached's layout: the listening sockets first, then each connection, addresses as tcp:, tcp6: or unix:.</summary>
     private IEnumerable<(string, string)> Conns()
     {
         var now = context.NowUnixSeconds;
-        foreach (var connection in context.Connections.Snapshot())
+        var uptime = (long)(context.Time.GetUtcNow() - context.Statistics.StartedAt).TotalSeconds;
+        int listenerId = 0;
+        foreach (var listener in context.Listeners)
+        {
+            var prefix = $"{++listenerId}:";
+            yield return (prefix + "addr", Address(listener, context.Options.UnixSocketPath));
+            yield return (prefix + "state", "conn_listening");
+            yield return (prefix + "secs_since_last_cmd", Num(uptime));
+        }
+
+        foreach (var connection in context.Connections.Snapshot().OrderBy(c => c.Id))
         {
             var prefix = $"{connection.Id}:";
-            yield return (prefix + "addr", connection.Remote?.ToString() ?? "unix");
-            yield return (prefix + "listen_addr", connection.Local?.ToString() ?? "unix");
+            yield return (prefix + "addr", Address(connection.Remote, context.Options.UnixSocketPath));
+            yield return (prefix + "listen_addr", Address(connection.Local, context.Options.UnixSocketPath));
             yield return (prefix + "state", connection.State);
             yield return (prefix + "secs_since_last_cmd", Num(connection.LastCommandUnixSeconds == 0 ? 0 : now - connection.LastCommandUnixSeconds));
         }
     }
+
+    private static string Address(System.Net.EndPoint? endPoint, string? unixSocketPath) => endPoint switch
+    {
+        System.Net.IPEndPoint { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ip => $"tcp6:[{ip.Address}]:{ip.Port}",
+        System.Net.IPEndPoint ip => $"tcp:{ip.Address}:{ip.Port}",
+        _ => "unix:" + (unixSocketPath ?? ""),
+    };
 }

@@ -102,6 +102,15 @@ public sealed class AsciiAuthTests : IDisposable
     }
 
     [Fact]
+    public async Task An_absurd_declared_length_is_refused_at_once_and_nothing_is_skipped()
+    {
+        await using var server = await StartAsync();
+        using var client = await server.ConnectAsync();
+        await client.RoundTripAsync("set foo 0 0 2147483646\r\n", "CLIENT_ERROR auth token too long\r\n");
+        await client.RoundTripAsync("set a 0 0 12\r\nalice secret\r\n", "STORED\r\n");
+    }
+
+    [Fact]
     public async Task Oversized_token_is_refused_without_losing_sync()
     {
         await using var server = await StartAsync();

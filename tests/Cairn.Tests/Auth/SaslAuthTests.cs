@@ -50,6 +50,23 @@ public sealed class SaslAuthTests : IDisposable
         AssertResponse(Response(BinaryOpcode.Get, opaque: 3, extras: UInt32(0), value: "v"), await client.ReadResponseAsync(), withCas: true);
     }
 
+    [Fact]
+    public async Task A_password_file_entry_with_this_hosts_realm_authenticates_the_bare_user()
+    {
+        // memcached's SASL server appends the host name as realm, so its pwdb may say user@host; clients send the bare user.
+        using var files = new AuthFiles($"carol@{Environment.MachineName}:realm-secret\n");
+        await using var server = await TestServer.StartAsync(options =>
+        {
+            options.SaslEnabled = true;
+            options.SaslPasswordFile = files.PasswordFile;
+        });
+        using var client = await server.ConnectAsync();
+        await client.SendAsync(Auth("\0carol\0realm-secret", opaque: 1));
+        AssertResponse(Response(BinaryOpcode.SaslAuth, opaque: 1, value: "Authenticated"), await client.ReadResponseAsync());
+        await client.SendAsync(Auth("\0carol@elsewhere\0realm-secret", opaque: 2));
+        AssertResponse(AuthFailure(BinaryOpcode.SaslAuth, opaque: 2), await client.ReadResponseAsync());
+    }
+
     [Theory]
     [InlineData("\0alice\0wrong")]
     [InlineData("\0alice\0secretx")]
