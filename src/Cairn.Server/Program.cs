@@ -31,7 +31,7 @@ try
         var recovered = durability.Recovery;
         Console.Error.WriteLine(
             $"cairn-server: recovered {server.Context.Store.GetStatistics().CurrentItems} items from {recovered.Records} records ({recovered.Bytes} bytes, {recovered.Segments} segments) " +
-            $"from {Path.GetFullPath(options.DataDirectory)} in {recovered.Duration.TotalSeconds:F3} s; fsync {options.Fsync}");
+            $"from {Path.GetFullPath(options.DataDirectory)} in {recovered.Duration.TotalSeconds:F3} s; fsync {Cairn.Storage.Log.FsyncPolicyNames.ToFlag(options.Fsync)}");
     }
     else
     {

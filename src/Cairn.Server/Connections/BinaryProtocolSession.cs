@@ -69,7 +69,15 @@ public sealed class BinaryProtocolSession : IProtocolSession
     public bool TakeWritesPending() => Gate.TakeWritesPending();
 
     /// <summary>No binary command waits on anything (there is no binary compact).</summary>
-    public Task CompletePendingAsync(PipeWriter output) => Task.CompletedTask;
+    /// <summary>The only thing a binary connection ever waits for: the delay after a failed SASL attempt.</summary>
+    private Task? _pendingDelay;
+
+    public async Task CompletePendingAsync(PipeWriter output)
+    {
+        var delay = _pendingDelay ?? Task.CompletedTask;
+        _pendingDelay = null;
+        await delay;
+    }
 
     public BatchOutcome Process(ref ReadOnlySequence<byte> buffer, PipeWriter output)
     {
@@ -99,7 +107,12 @@ public sealed class BinaryProtocolSession : IProtocolSession
             var step = ProcessOne(ref buffer, in header, output);
             if (step != Step.Done)
             {
-                return step == Step.NeedMore ? BatchOutcome.NeedMoreData : BatchOutcome.Close;
+                return step switch
+                {
+                    Step.NeedMore => BatchOutcome.NeedMoreData,
+                    Step.AwaitOperation => BatchOutcome.AwaitOperation,
+                    _ => BatchOutcome.Close,
+                };
             }
         }
     }
@@ -109,6 +122,7 @@ public sealed class BinaryProtocolSession : IProtocolSession
         Done,
         NeedMore,
         Close,
+        AwaitOperation,
     }
 
     /// <summary>Answers one request if it is all here.</summary>
@@ -176,6 +190,7 @@ public sealed class BinaryProtocolSession : IProtocolSession
         buffer = buffer.Slice(frameLength);
         if (Connection is not null)
         {
+            _context.Log.BinaryCommand(Connection.Id, header.Opcode, header.KeyLength);
             Connection.LastCommandUnixSeconds = _context.NowUnixSeconds;
         }
 
@@ -261,7 +276,13 @@ public sealed class BinaryProtocolSession : IProtocolSession
         {
             // As memcached: a failure leaves an authenticated connection authenticated, and an unauthenticated one open.
             Counters.Increment(Counter.AuthErrors);
+            _context.Log.AuthenticationFailed(Connection?.Id ?? 0, "SASL PLAIN");
             BinaryResponseWriter.WriteError(output, opcode, BinaryStatus.AuthenticationError, header.Opaque);
+            _pendingDelay = AuthThrottle.AfterFailure(_context);
+            if (_pendingDelay is not null)
+            {
+                return Step.AwaitOperation;
+            }
         }
 
         return Step.Done;

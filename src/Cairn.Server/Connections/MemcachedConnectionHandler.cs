@@ -27,7 +27,7 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
             // memcached's words, then close, so the client knows why rather than seeing a reset.
             TextResponseWriter.Write(output, TextReplies.TooManyConnections);
             await output.FlushAsync();
-            LogRejected(logger, connection.RemoteEndPoint);
+            context.Log.ConnectionRefused(connection.RemoteEndPoint);
             return;
         }
 
@@ -188,17 +188,15 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
         return !flush.IsCompleted;
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "connection {Id}: replies withheld and connection dropped, the log could not be written: {Reason}")]
+    [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "connection {Id}: replies withheld and connection dropped, the log could not be written: {Reason}")]
     private static partial void LogUnacknowledged(ILogger logger, long id, string reason);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "connection {Id} opened from {Remote}")]
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "connection {Id} opened from {Remote}")]
     private static partial void LogOpened(ILogger logger, long id, System.Net.EndPoint? remote);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "connection {Id} closed")]
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "connection {Id} closed")]
     private static partial void LogClosed(ILogger logger, long id);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "refused a connection from {Remote}: too many open connections")]
-    private static partial void LogRejected(ILogger logger, System.Net.EndPoint? remote);
 }
 
 /// <summary>What the connection loop needs of a protocol: answer a batch, report writes, count, clean up.</summary>

@@ -77,9 +77,19 @@ public sealed class TextProtocolSession : IProtocolSession
 
     public bool TakeWritesPending() => Gate.TakeWritesPending();
 
+    /// <summary>The wait after a failed ascii auth: it answers nothing of its own.</summary>
+    private Task? _pendingDelay;
+
     /// <summary>Awaits the operation a command started (compact) and writes its reply.</summary>
     public async Task CompletePendingAsync(PipeWriter output)
     {
+        if (_pendingDelay is { } delay)
+        {
+            _pendingDelay = null;
+            await delay;
+            return;
+        }
+
         var operation = _pendingOperation ?? Task.CompletedTask;
         _pendingOperation = null;
         try
@@ -175,6 +185,11 @@ public sealed class TextProtocolSession : IProtocolSession
         }
 
         var rest = buffer.Slice(buffer.GetPosition(1, newline.Value));
+        if (Connection is not null)
+        {
+            _context.Log.CommandLine(Connection.Id, line);
+        }
+
         if (TextCommandParser.IsHttpRequestLine(line))
         {
             return StepResult.Close;
@@ -262,6 +277,10 @@ public sealed class TextProtocolSession : IProtocolSession
             if (!_authenticated)
             {
                 Counters.Increment(Counter.AuthErrors);
+                _context.Log.AuthenticationFailed(Connection?.Id ?? 0, "ascii");
+                TextResponseWriter.Write(output, reply);
+                _pendingDelay = AuthThrottle.AfterFailure(_context);
+                return _pendingDelay is null ? StepResult.Done : StepResult.AwaitOperation;
             }
         }
 

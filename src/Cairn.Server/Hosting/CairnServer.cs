@@ -96,12 +96,9 @@ public sealed class CairnServer : IAsyncDisposable
                 console.SingleLine = true;
                 console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss ";
             });
-            builder.Logging.SetMinimumLevel(options.Verbosity switch
-            {
-                0 => LogLevel.Warning,
-                1 => LogLevel.Information,
-                _ => LogLevel.Debug,
-            });
+            // Cairn's own lines follow the verbosity as it is now ("verbosity 2" at run time included).
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.Logging.AddFilter("Cairn", level => level >= ServerLog.Threshold(context.Verbosity));
             builder.Logging.AddFilter("Microsoft", options.Verbosity >= 2 ? LogLevel.Information : LogLevel.Warning);
 
             // The generic host's lifetime lines speak of HTTP and Ctrl+C; Cairn prints its own listening line,
@@ -154,6 +151,7 @@ public sealed class CairnServer : IAsyncDisposable
         });
 
         var app = builder.Build();
+        context.Log.Logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Cairn.Server");
         var server = new CairnServer(app, context, store, durability);
         context.ShutdownRequested += () => app.Lifetime.StopApplication();
         app.Lifetime.ApplicationStopping.Register(context.Connections.StopAll);

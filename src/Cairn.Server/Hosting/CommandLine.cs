@@ -85,6 +85,9 @@ public static class CommandLine
                     itemSizeText = Value();
                     itemSize = ParseSize(itemSizeText, arg, defaultUnit: 1);
                     break;
+                case "auth-failure-delay":
+                    options.AuthFailureDelay = TimeSpan.FromMilliseconds(ParseInt(Value(), arg, 0, 60_000));
+                    break;
                 case "D":
                     var delimiter = Value();
                     if (delimiter.Length != 1)
@@ -149,13 +152,13 @@ public static class CommandLine
                     options.Persist = false;
                     break;
                 case "fsync":
-                    options.Fsync = Value() switch
+                    var mode = Value();
+                    if (!Cairn.Storage.Log.FsyncPolicyNames.TryParse(mode, out var policy))
                     {
-                        "always" => Cairn.Storage.Log.FsyncPolicy.Always,
-                        "everysec" => Cairn.Storage.Log.FsyncPolicy.EverySecond,
-                        "no" => Cairn.Storage.Log.FsyncPolicy.No,
-                        var other => throw new CommandLineException($"--fsync takes always, everysec or no, not '{other}'"),
-                    };
+                        throw new CommandLineException($"--fsync takes always, everysec or no, not '{mode}'");
+                    }
+
+                    options.Fsync = policy;
                     break;
                 case "segment-size":
                     options.SegmentSize = ParseSize(Value(), arg, defaultUnit: 1024 * 1024);

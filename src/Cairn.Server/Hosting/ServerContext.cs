@@ -18,12 +18,16 @@ public sealed class ServerContext
         Time = time;
         Statistics = new ServerStatistics(time);
         Prefixes = new Stats.PrefixStatistics(options.PrefixDelimiter);
+        Log = new ServerLog(this);
         _verbosity = options.Verbosity;
         Credentials = LoadCredentials(options);
     }
 
     /// <summary>The listening sockets once started, for "stats conns" (null marks the unix socket).</summary>
     public IReadOnlyList<System.Net.EndPoint?> Listeners { get; internal set; } = [];
+
+    /// <summary>Lines whose level follows -v and "verbosity".</summary>
+    public ServerLog Log { get; }
 
     /// <summary>"stats detail": per-prefix counts, while switched on.</summary>
     public Stats.PrefixStatistics Prefixes { get; }

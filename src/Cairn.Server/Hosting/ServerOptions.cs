@@ -38,6 +38,9 @@ public sealed class ServerOptions
 
     public int Verbosity { get; set; }
 
+    /// <summary>--auth-failure-delay=MS: how long a connection waits after a failed authentication (0: not at all).</summary>
+    public TimeSpan AuthFailureDelay { get; set; }
+
     /// <summary>-o idle_timeout=N: close connections idle longer than N seconds (0, the default, never does).</summary>
     public int IdleTimeoutSeconds { get; set; }
 

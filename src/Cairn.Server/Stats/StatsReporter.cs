@@ -184,7 +184,7 @@ public sealed class StatsReporter(ServerContext context)
 
         var log = durability.Log.GetStatistics();
         var recovery = durability.Recovery;
-        yield return ("fsync", context.Options.Fsync.ToString());
+        yield return ("fsync", Cairn.Storage.Log.FsyncPolicyNames.ToFlag(context.Options.Fsync));
         yield return ("log_accepting_writes", durability.IsAcceptingWrites ? "1" : "0");
         yield return ("log_bytes", Num(log.LogBytes));
         yield return ("log_live_bytes", Num(log.LiveBytesEstimate));

@@ -13,6 +13,32 @@ public enum FsyncPolicy
     No,
 }
 
+/// <summary>The spelling operators type (--fsync always|everysec|no) and read back in logs and stats; one table both ways.</summary>
+public static class FsyncPolicyNames
+{
+    public static string ToFlag(this FsyncPolicy policy) => policy switch
+    {
+        FsyncPolicy.Always => "always",
+        FsyncPolicy.EverySecond => "everysec",
+        _ => "no",
+    };
+
+    public static bool TryParse(string text, out FsyncPolicy policy)
+    {
+        foreach (var candidate in Enum.GetValues<FsyncPolicy>())
+        {
+            if (candidate.ToFlag() == text)
+            {
+                policy = candidate;
+                return true;
+            }
+        }
+
+        policy = default;
+        return false;
+    }
+}
+
 public enum LogRecordType : byte
 {
     Set = 1,

@@ -102,6 +102,26 @@ public sealed class AsciiAuthTests : IDisposable
     }
 
     [Fact]
+    public async Task After_a_failure_the_next_attempt_waits_for_the_auth_failure_delay()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await TestServer.StartAsync(
+            options =>
+            {
+                options.AuthFile = _files.PasswordFile;
+                options.AuthFailureDelay = TimeSpan.FromSeconds(2);
+            },
+            time);
+        using var client = await server.ConnectAsync();
+        await client.RoundTripAsync("set a 0 0 11\r\nalice wrong\r\n", "CLIENT_ERROR authentication failure\r\n");
+        await client.SendAsync("set a 0 0 12\r\nalice secret\r\n");
+        var (early, _) = await client.ReadUntilQuietAsync(TimeSpan.FromMilliseconds(300));
+        Assert.Empty(early);
+        time.Advance(TimeSpan.FromSeconds(2));
+        await client.ExpectAsync("STORED\r\n");
+    }
+
+    [Fact]
     public async Task An_absurd_declared_length_is_refused_at_once_and_nothing_is_skipped()
     {
         await using var server = await StartAsync();

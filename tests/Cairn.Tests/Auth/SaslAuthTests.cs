@@ -51,6 +51,28 @@ public sealed class SaslAuthTests : IDisposable
     }
 
     [Fact]
+    public async Task After_a_failure_the_next_frame_waits_for_the_auth_failure_delay()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await TestServer.StartAsync(
+            options =>
+            {
+                options.SaslEnabled = true;
+                options.SaslPasswordFile = _files.PasswordFile;
+                options.AuthFailureDelay = TimeSpan.FromSeconds(2);
+            },
+            time);
+        using var client = await server.ConnectAsync();
+        await client.SendAsync(Auth("\0alice\0wrong", opaque: 1));
+        AssertResponse(AuthFailure(BinaryOpcode.SaslAuth, opaque: 1), await client.ReadResponseAsync());
+        await client.SendAsync(Auth("\0alice\0secret", opaque: 2));
+        var (early, _) = await client.ReadUntilQuietAsync(TimeSpan.FromMilliseconds(300));
+        Assert.Empty(early);
+        time.Advance(TimeSpan.FromSeconds(2));
+        AssertResponse(Response(BinaryOpcode.SaslAuth, opaque: 2, value: "Authenticated"), await client.ReadResponseAsync());
+    }
+
+    [Fact]
     public async Task A_password_file_entry_with_this_hosts_realm_authenticates_the_bare_user()
     {
         // memcached's SASL server appends the host name as realm, so its pwdb may say user@host; clients send the bare user.

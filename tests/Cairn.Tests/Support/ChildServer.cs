@@ -55,9 +55,11 @@ public sealed partial class ChildServer : IDisposable
             if (match.Success)
             {
                 // Keep draining stderr so a chatty server never blocks on a full pipe.
-                _ = DrainAsync(process.StandardError);
-                _ = DrainAsync(process.StandardOutput);
-                return new ChildServer(process, int.Parse(match.Groups[1].Value));
+                var server = new ChildServer(process, int.Parse(match.Groups[1].Value));
+                server._errorLines.AddRange(seen);
+                _ = DrainAsync(process.StandardError, server._errorLines);
+                _ = DrainAsync(process.StandardOutput, server._errorLines);
+                return server;
             }
         }
     }
@@ -89,12 +91,33 @@ public sealed partial class ChildServer : IDisposable
         Process.Dispose();
     }
 
-    private static async Task DrainAsync(StreamReader reader)
+    private readonly List<string> _errorLines = [];
+
+    /// <summary>What the server wrote so far, stderr and its log on stdout (the first 10,000 lines).</summary>
+    public string[] ErrorLines()
+    {
+        lock (_errorLines)
+        {
+            return [.. _errorLines];
+        }
+    }
+
+    private static async Task DrainAsync(StreamReader reader, List<string>? keep)
     {
         try
         {
-            while (await reader.ReadLineAsync() is not null)
+            while (await reader.ReadLineAsync() is { } line)
             {
+                if (keep is not null)
+                {
+                    lock (keep)
+                    {
+                        if (keep.Count < 10_000)
+                        {
+                            keep.Add(line);
+                        }
+                    }
+                }
             }
         }
         catch (ObjectDisposedException)
