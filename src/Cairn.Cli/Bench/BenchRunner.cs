@@ -32,6 +32,13 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output, TextW
                 throw new ServerUnreachableException($"cannot connect to {options.Server}: {reason}", failure);
             }
 
+            if (!options.Json)
+            {
+                // Say what is being measured before it starts, so a long or stuck run is not a mystery.
+                await output.WriteLineAsync(Description());
+                await output.FlushAsync();
+            }
+
             // A run by duration stops sending at the deadline; the abort only guards against a server that stops answering.
             using var abort = new CancellationTokenSource();
             var started = Stopwatch.GetTimestamp();
@@ -56,6 +63,12 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output, TextW
                 latency.Merge(worker.Latency);
             }
 
+            var reasons = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var (reason, count) in workers.SelectMany(w => w.ErrorReasons))
+            {
+                reasons[reason] = reasons.GetValueOrDefault(reason) + count;
+            }
+
             var summary = new Summary(
                 Operations: totals.Operations,
                 Seconds: seconds,
@@ -64,6 +77,8 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output, TextW
                 Gets: workers.Sum(w => w.Gets),
                 Hits: workers.Sum(w => w.Hits),
                 Misses: workers.Sum(w => w.Misses),
+                FailedGets: workers.Sum(w => w.FailedGets),
+                Reasons: reasons,
                 Latency: latency);
             await output.WriteLineAsync(options.Json ? Json(summary) : Text(summary));
             return summary.Errors == 0 ? ExitCodes.Success : ExitCodes.NotFound;
@@ -96,7 +111,7 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output, TextW
         await error.WriteLineAsync();
     }
 
-    private string Text(Summary s)
+    private string Description()
     {
         var shape = options.Connections == options.Threads * options.Clients
             ? $"{options.Connections} connections ({options.Threads} threads x {options.Clients} clients)"
@@ -104,13 +119,22 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output, TextW
         var amount = options.DurationSeconds > 0
             ? $"for {options.DurationSeconds} s"
             : $"{options.RequestsPerConnection} requests each";
-        var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture,
+        return string.Create(CultureInfo.InvariantCulture,
             $"cairn bench: {options.Server}, {shape}, {amount}, {options.Protocol.ToString().ToLowerInvariant()} protocol, set:get {options.SetWeight}:{options.GetWeight}, {options.ValueSize}-byte values, {options.Keys} keys ({options.KeyPattern.ToString().ToLowerInvariant()}), pipeline {options.Pipeline}");
-        text.AppendLine(CultureInfo.InvariantCulture, $"  ops         {s.Operations} ({s.Sets} sets, {s.Gets} gets: {s.Hits} hits, {s.Misses} misses)");
+    }
+
+    private static string Text(Summary s)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"  ops         {s.Operations} ({s.Sets} sets, {s.Gets} gets: {s.Hits} hits, {s.Misses} misses, {s.FailedGets} failed)");
         text.AppendLine(CultureInfo.InvariantCulture, $"  time        {s.Seconds:F3} s");
         text.AppendLine(CultureInfo.InvariantCulture, $"  ops/s       {s.OperationsPerSecond:F0}");
         text.AppendLine(CultureInfo.InvariantCulture, $"  errors      {s.Errors}");
+        foreach (var (reason, count) in s.Reasons.OrderByDescending(pair => pair.Value))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"    {count,10}  {reason}");
+        }
+
         text.Append(CultureInfo.InvariantCulture,
             $"  latency us  p50 {s.Latency.Percentile(50):F0}  p90 {s.Latency.Percentile(90):F0}  p99 {s.Latency.Percentile(99):F0}  p99.9 {s.Latency.Percentile(99.9):F0}  max {s.Latency.MaxMicroseconds:F0}");
         return text.ToString();
@@ -131,7 +155,15 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output, TextW
             json.WriteNumber("gets", s.Gets);
             json.WriteNumber("hits", s.Hits);
             json.WriteNumber("misses", s.Misses);
+            json.WriteNumber("failed_gets", s.FailedGets);
             json.WriteNumber("errors", s.Errors);
+            json.WriteStartObject("error_reasons");
+            foreach (var (reason, count) in s.Reasons)
+            {
+                json.WriteNumber(reason, count);
+            }
+
+            json.WriteEndObject();
             json.WriteNumber("seconds", Math.Round(s.Seconds, 3));
             json.WriteNumber("ops_per_second", Math.Round(s.OperationsPerSecond));
             json.WriteNumber("p50_us", Math.Round(s.Latency.Percentile(50), 1));
@@ -145,7 +177,7 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output, TextW
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
-    private sealed record Summary(long Operations, double Seconds, long Errors, long Sets, long Gets, long Hits, long Misses, LatencyHistogram Latency)
+    private sealed record Summary(long Operations, double Seconds, long Errors, long Sets, long Gets, long Hits, long Misses, long FailedGets, Dictionary<string, long> Reasons, LatencyHistogram Latency)
     {
         public double OperationsPerSecond => Seconds > 0 ? Operations / Seconds : 0;
     }

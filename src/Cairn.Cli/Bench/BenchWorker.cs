@@ -50,6 +50,12 @@ internal sealed class BenchWorker(BenchOptions options, KeyChooser keys, BenchTo
 
     public long Misses { get; private set; }
 
+    /// <summary>Gets that got no value or miss: an error reply, or no reply at all.</summary>
+    public long FailedGets { get; private set; }
+
+    /// <summary>Why requests failed, by the server's error line or what happened to the connection.</summary>
+    public Dictionary<string, long> ErrorReasons { get; } = new(StringComparer.Ordinal);
+
     public async Task ConnectAsync(IPEndPoint endPoint, CancellationToken cancellation)
     {
         _socket?.Dispose();
@@ -88,6 +94,7 @@ internal sealed class BenchWorker(BenchOptions options, KeyChooser keys, BenchTo
                     if (!await ReadReplyAsync(_batch[answered], abort))
                     {
                         errors++;
+                        FailedGets += _batch[answered].IsSet ? 0 : 1;
                     }
 
                     Latency.Record(Stopwatch.GetElapsedTime(started).TotalMicroseconds);
@@ -97,6 +104,12 @@ internal sealed class BenchWorker(BenchOptions options, KeyChooser keys, BenchTo
             {
                 // The stream is broken or out of step: the unanswered requests failed; carry on over a new connection once.
                 errors += count - answered;
+                CountReason(Describe(failure), count - answered);
+                for (var i = answered; i < count; i++)
+                {
+                    FailedGets += _batch[i].IsSet ? 0 : 1;
+                }
+
                 var recovered = false;
                 if (!reconnected && !abort.IsCancellationRequested)
                 {
@@ -114,6 +127,11 @@ internal sealed class BenchWorker(BenchOptions options, KeyChooser keys, BenchTo
                 if (!recovered)
                 {
                     var unsent = deadline != 0 ? 0 : remaining - count;
+                    if (unsent > 0)
+                    {
+                        CountReason("not sent: the connection could not be re-opened", unsent);
+                    }
+
                     Errors += errors + unsent;
                     totals.Add(count + unsent, errors + unsent);
                     return;
@@ -170,7 +188,12 @@ internal sealed class BenchWorker(BenchOptions options, KeyChooser keys, BenchTo
         var line = await _reader!.ReadLineAsync(abort);
         if (request.IsSet)
         {
-            return line.Span.SequenceEqual(text ? "STORED"u8 : "HD"u8) || (IsErrorLine(line.Span) ? false : throw Desync(line.Span));
+            if (line.Span.SequenceEqual(text ? "STORED"u8 : "HD"u8))
+            {
+                return true;
+            }
+
+            return IsErrorLine(line.Span) ? CountErrorLine(line.Span) : throw Desync(line.Span);
         }
 
         if (line.Span.SequenceEqual(text ? "END"u8 : "EN"u8))
@@ -181,7 +204,7 @@ internal sealed class BenchWorker(BenchOptions options, KeyChooser keys, BenchTo
 
         if (IsErrorLine(line.Span))
         {
-            return false;
+            return CountErrorLine(line.Span);
         }
 
         var header = line.Span;
@@ -204,8 +227,14 @@ internal sealed class BenchWorker(BenchOptions options, KeyChooser keys, BenchTo
             }
         }
 
+        if (!correct)
+        {
+            CountReason("a get returned a value other than the one set", 1);
+            return false;
+        }
+
         Hits++;
-        return correct;
+        return true;
     }
 
     /// <summary>`VALUE key 0 size`: the key asked for, flags 0.</summary>
@@ -222,6 +251,26 @@ internal sealed class BenchWorker(BenchOptions options, KeyChooser keys, BenchTo
         length += 3;
         return header.StartsWith(expected[..length]);
     }
+
+    /// <summary>Counts an error reply under its own words (memcached's say why: too large, out of memory...); always false.</summary>
+    private bool CountErrorLine(ReadOnlySpan<byte> line)
+    {
+        CountReason("server replied " + System.Text.Encoding.UTF8.GetString(line[..Math.Min(line.Length, 80)]), 1);
+        return false;
+    }
+
+    private void CountReason(string reason, long count) =>
+        ErrorReasons[reason] = ErrorReasons.GetValueOrDefault(reason) + count;
+
+    private static string Describe(Exception failure) => failure switch
+    {
+        ServerReplyException reply when reply.Message.Contains("Too many open connections", StringComparison.Ordinal)
+            => "connection refused by the server's connection limit (its -c): ERROR Too many open connections",
+        ServerReplyException reply => reply.Message,
+        OperationCanceledException => "no reply before the run was aborted",
+        SocketException socket => "connection failed: " + socket.Message,
+        _ => "connection closed: " + failure.Message,
+    };
 
     private static bool IsErrorLine(ReadOnlySpan<byte> line) =>
         line.SequenceEqual("ERROR"u8) || line.StartsWith("CLIENT_ERROR"u8) || line.StartsWith("SERVER_ERROR"u8);

@@ -59,6 +59,34 @@ public class CliBenchTests
     }
 
     [Fact]
+    public async Task Errors_are_reported_by_reason_and_the_counts_add_up()
+    {
+        // Values over -I are refused by the server; the run says so, and sets + gets and hits + misses + failed add up.
+        await using var server = await TestServer.StartAsync(options =>
+        {
+            options.Persist = false;
+            options.MaxItemSize = 1024;
+        });
+        var result = await CliRun.RunAsync(
+            "", "bench", "--server", $"127.0.0.1:{server.Port}", "--connections", "2", "--requests", "50",
+            "--ratio", "1:1", "--keys", "10", "--value-size", "2000");
+
+        Assert.Equal(1, result.Code);
+        var lines = result.Output.Split('\n');
+        Assert.StartsWith("cairn bench: ", lines[0], StringComparison.Ordinal);
+        Assert.Contains(lines, line => line.EndsWith("server replied SERVER_ERROR object too large for cache", StringComparison.Ordinal));
+
+        var json = await CliRun.RunAsync(
+            "", "bench", "--server", $"127.0.0.1:{server.Port}", "--connections", "2", "--requests", "50",
+            "--ratio", "1:1", "--keys", "10", "--value-size", "2000", "--json");
+        using var document = JsonDocument.Parse(json.Output);
+        var root = document.RootElement;
+        Assert.Equal(100, root.GetProperty("sets").GetInt64() + root.GetProperty("gets").GetInt64());
+        Assert.Equal(root.GetProperty("gets").GetInt64(), root.GetProperty("hits").GetInt64() + root.GetProperty("misses").GetInt64() + root.GetProperty("failed_gets").GetInt64());
+        Assert.Equal(root.GetProperty("sets").GetInt64(), root.GetProperty("error_reasons").GetProperty("server replied SERVER_ERROR object too large for cache").GetInt64());
+    }
+
+    [Fact]
     public async Task A_wrong_value_counts_as_an_error_and_exits_1()
     {
         await using var server = await TestServer.StartAsync(options => options.Persist = false);
