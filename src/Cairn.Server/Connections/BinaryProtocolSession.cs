@@ -39,7 +39,8 @@ public sealed class BinaryProtocolSession : IProtocolSession
     private readonly ServerContext _context;
     private readonly IItemStore _store;
     private readonly StatsReporter _stats;
-    private readonly byte[] _headScratch = new byte[ExtrasAndKeyMax];
+    /// <summary>Extras and key that straddle segments; allocated the first time that happens, so most connections never do.</summary>
+    private byte[]? _headScratch;
     private readonly byte[] _numberScratch = new byte[24];
     private ArrayBufferWriter<byte>? _statsScratch;
     private long _swallowRemaining;
@@ -48,7 +49,7 @@ public sealed class BinaryProtocolSession : IProtocolSession
     {
         _context = context;
         _store = context.Store;
-        _stats = new StatsReporter(context);
+        _stats = context.StatsReporter;
         Connection = connection;
         _authenticated = !context.SaslRequired;
         Gate = new WriteGate(context);
@@ -714,6 +715,7 @@ public sealed class BinaryProtocolSession : IProtocolSession
             return head.FirstSpan;
         }
 
+        _headScratch ??= new byte[ExtrasAndKeyMax];
         head.CopyTo(_headScratch);
         return _headScratch.AsSpan(0, (int)head.Length);
     }

@@ -35,8 +35,8 @@ public sealed class TextProtocolSession : IProtocolSession
     /// <summary>memcached closes a connection whose line has no newline within this many bytes...</summary>
     public const int MaxLineLength = 2048;
 
-    /// <summary>...unless it is a multi-key get, which Cairn lets grow to this bound instead of without limit.</summary>
-    public const int MaxMultiGetLineLength = 2 * 1024 * 1024;
+    /// <summary>...unless it is a multi-key get, which Cairn lets grow to --max-get-line (this by default) instead of without limit.</summary>
+    public const int DefaultMaxMultiGetLineLength = 2 * 1024 * 1024;
 
     /// <summary>Past this much unflushed output the batch pauses so one huge pipeline cannot buffer without bound.</summary>
     private const int FlushThreshold = 256 * 1024;
@@ -44,10 +44,11 @@ public sealed class TextProtocolSession : IProtocolSession
     private readonly ServerContext _context;
     private readonly IItemStore _store;
     private readonly StatsReporter _stats;
-    private byte[] _lineScratch = ArrayPool<byte>.Shared.Rent(MaxLineLength + 2);
-
-    /// <summary>Where a meta command's base64 key is decoded; valid until the next line is parsed.</summary>
-    private readonly byte[] _keyScratch = new byte[MetaCommandParser.KeyScratchLength];
+    /// <summary>
+    /// A line that straddles buffer segments is copied here; rented only then and returned when the batch ends,
+    /// so an idle connection holds no buffer of its own.
+    /// </summary>
+    private byte[]? _lineScratch;
     private long _swallowRemaining;
 
     /// <summary>memcached sends "object too large" only once the refused data has streamed past; so does Cairn.</summary>
@@ -57,7 +58,7 @@ public sealed class TextProtocolSession : IProtocolSession
     {
         _context = context;
         _store = context.Store;
-        _stats = new StatsReporter(context);
+        _stats = context.StatsReporter;
         Connection = connection;
         _authenticated = !context.AsciiAuthRequired;
         Gate = new WriteGate(context);
@@ -106,6 +107,18 @@ public sealed class TextProtocolSession : IProtocolSession
     public ConnectionInfo? Connection { get; }
 
     public BatchOutcome Process(ref ReadOnlySequence<byte> buffer, PipeWriter output)
+    {
+        try
+        {
+            return ProcessBatch(ref buffer, output);
+        }
+        finally
+        {
+            ReleaseLineScratch();
+        }
+    }
+
+    private BatchOutcome ProcessBatch(ref ReadOnlySequence<byte> buffer, PipeWriter output)
     {
         while (true)
         {
@@ -167,7 +180,7 @@ public sealed class TextProtocolSession : IProtocolSession
         var newline = buffer.PositionOf((byte)'\n');
         if (newline is null)
         {
-            if (buffer.Length > MaxLineLength && (!StartsLikeMultiGet(buffer) || buffer.Length > MaxMultiGetLineLength))
+            if (buffer.Length > MaxLineLength && (!StartsLikeMultiGet(buffer) || buffer.Length > _context.Options.MaxGetLineLength))
             {
                 return StepResult.Close;
             }
@@ -195,7 +208,9 @@ public sealed class TextProtocolSession : IProtocolSession
             return StepResult.Close;
         }
 
-        TextCommandParser.Parse(line, _keyScratch, out var command);
+        // Where a meta command's base64 key is decoded: it lives as long as the command, which ends in this frame.
+        Span<byte> keyScratch = stackalloc byte[MetaCommandParser.KeyScratchLength];
+        TextCommandParser.Parse(line, keyScratch, out var command);
         if (Connection is not null)
         {
             Connection.LastCommandUnixSeconds = _context.NowUnixSeconds;
@@ -670,21 +685,26 @@ public sealed class TextProtocolSession : IProtocolSession
 
     private ReadOnlySpan<byte> CopyToScratch(in ReadOnlySequence<byte> line)
     {
-        if (line.Length > _lineScratch.Length)
+        if (_lineScratch is null || line.Length > _lineScratch.Length)
         {
-            ArrayPool<byte>.Shared.Return(_lineScratch);
-            _lineScratch = ArrayPool<byte>.Shared.Rent((int)line.Length);
+            ReleaseLineScratch();
+            _lineScratch = ArrayPool<byte>.Shared.Rent((int)Math.Max(line.Length, MaxLineLength + 2));
         }
 
         line.CopyTo(_lineScratch);
         return _lineScratch.AsSpan(0, (int)line.Length);
     }
 
-    public void Dispose()
+    private void ReleaseLineScratch()
     {
-        ArrayPool<byte>.Shared.Return(_lineScratch);
-        _lineScratch = [];
+        if (_lineScratch is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_lineScratch);
+            _lineScratch = null;
+        }
     }
+
+    public void Dispose() => ReleaseLineScratch();
 
     /// <summary>Returned flags each meta reply may carry (the rest are ignored, as memcached does).</summary>
     private const string GetReturns = "Ockfstlh";

@@ -26,6 +26,7 @@ public sealed class CairnServer : IAsyncDisposable
 
     private readonly DurableStore? _durability;
     private IdleConnectionReaper? _idleReaper;
+    private MemoryReclaimer? _memoryReclaimer;
 
     private CairnServer(WebApplication app, ServerContext context, IItemStore store, DurableStore? durability)
     {
@@ -113,6 +114,9 @@ public sealed class CairnServer : IAsyncDisposable
         }
 
         builder.Services.AddSingleton(context);
+
+        // Registered before Kestrel looks for one, so its transports take this pool (see BoundedBlockMemoryPool for why).
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>, BoundedBlockMemoryPoolFactory>();
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -120,7 +124,7 @@ public sealed class CairnServer : IAsyncDisposable
 
             // A storage command is answered only once its whole data block is buffered, so the per-connection
             // read buffer must hold the largest item; multi-key get lines are bounded separately.
-            kestrel.Limits.MaxRequestBufferSize = Math.Max(options.MaxItemSize, TextProtocolSession.MaxMultiGetLineLength) + (64 * 1024);
+            kestrel.Limits.MaxRequestBufferSize = Math.Max(options.MaxItemSize, options.MaxGetLineLength) + (64 * 1024);
 
             if (options.TcpEnabled)
             {
@@ -192,6 +196,8 @@ public sealed class CairnServer : IAsyncDisposable
             _idleReaper = new IdleConnectionReaper(Context);
         }
 
+        _memoryReclaimer = new MemoryReclaimer(Context);
+
         Context.Listeners = [.. endPoints, .. Context.Options.UnixSocketPath is null ? Array.Empty<EndPoint?>() : [null]];
         if (Context.Options.UnixSocketPath is { } socketPath && OperatingSystem.IsLinux())
         {
@@ -212,6 +218,7 @@ public sealed class CairnServer : IAsyncDisposable
 
         _disposed = true;
         _idleReaper?.Dispose();
+        _memoryReclaimer?.Dispose();
         await _app.DisposeAsync();
 
         // Connections are gone; write and sync what the log still holds before the memory goes.

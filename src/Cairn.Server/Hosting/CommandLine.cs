@@ -85,6 +85,15 @@ public static class CommandLine
                     itemSizeText = Value();
                     itemSize = ParseSize(itemSizeText, arg, defaultUnit: 1);
                     break;
+                case "max-get-line":
+                    var getLine = ParseSize(Value(), arg, defaultUnit: 1);
+                    if (getLine < 2048 || getLine > 1024L * 1024 * 1024)
+                    {
+                        throw new CommandLineException($"{arg} {getLine}: give 2k to 1g; a get line may always be 2048 bytes, as in memcached");
+                    }
+
+                    options.MaxGetLineLength = (int)getLine;
+                    break;
                 case "auth-failure-delay":
                     options.AuthFailureDelay = TimeSpan.FromMilliseconds(ParseInt(Value(), arg, 0, 60_000));
                     break;
@@ -311,7 +320,8 @@ public static class CommandLine
         -a, --unix-mask=<mask>    access mask for the unix socket, in octal (default: 700)
         -c, --conn-limit=<num>    max simultaneous connections (default: 1024)
         -m, --memory-limit=<mb>   item memory in megabytes (default: 1024)
-        -I, --max-item-size=<n>   largest item, with k/m suffix (default: 1m, min: 1k)
+        -I, --max-item-size=<n>   largest item, with k/m/g suffix (default: 1m; 1k to 1g, at most half of -m)
+            --max-get-line=<n>    longest multi-key get line buffered per connection (default: 2m)
         -M, --disable-evictions   refuse writes when memory is full (the default)
             --evict               evict least recently used items when full (cache mode)
         -f, --slab-growth-factor  chunk size growth factor (default: 1.25)
@@ -334,11 +344,14 @@ public static class CommandLine
         -Y, --auth-file=<file>    text protocol only; the first command must be
                                   "set <key> <flags> <exptime> <bytes>" with "user password"
                                   (users from <file>, user:password lines)
-        -v, -vv, --verbose        more logging
+        -v, -vv, --verbose        -v: connections, refusals, failed logins; -vv: every command too
+            --auth-failure-delay=<ms>  pause a connection this long after a failed login (default: 0)
+        -D <char>                 key prefix delimiter for "stats detail" (default: ':')
         -Z, --enable-ssl          TLS on the TCP listeners; -l notls:<addr> keeps one plain
         -o, --extended=<opts>     ssl_chain_cert=<pem>, ssl_key=<pem>, ssl_ca_cert=<pem>,
                                   ssl_verify_mode=0|1|2|3 (none, request, require, once),
-                                  ssl_min_version=tlsv1.2|tlsv1.3; other -o options are ignored
+                                  ssl_min_version=tlsv1.2|tlsv1.3, idle_timeout=<s> (close connections
+                                  idle longer); other -o options are ignored
         -U, -u, -R, -b, -n, -P, -k, -C, -L, -r   accepted and ignored (memcached compatibility)
         -h, --help                this text
         -V, --version             print the version and exit

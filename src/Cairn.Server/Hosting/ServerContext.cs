@@ -19,12 +19,16 @@ public sealed class ServerContext
         Statistics = new ServerStatistics(time);
         Prefixes = new Stats.PrefixStatistics(options.PrefixDelimiter);
         Log = new ServerLog(this);
+        StatsReporter = new Stats.StatsReporter(this);
         _verbosity = options.Verbosity;
         Credentials = LoadCredentials(options);
     }
 
     /// <summary>The listening sockets once started, for "stats conns" (null marks the unix socket).</summary>
     public IReadOnlyList<System.Net.EndPoint?> Listeners { get; internal set; } = [];
+
+    /// <summary>Answers "stats" for every connection; it keeps no state of its own.</summary>
+    public Stats.StatsReporter StatsReporter { get; }
 
     /// <summary>Lines whose level follows -v and "verbosity".</summary>
     public ServerLog Log { get; }

@@ -28,6 +28,9 @@ public sealed class ServerOptions
 
     public int MaxItemSize { get; set; } = 1024 * 1024;
 
+    /// <summary>--max-get-line: the longest multi-key get line a connection may buffer (memcached has no bound; each byte of it is memory).</summary>
+    public int MaxGetLineLength { get; set; } = Cairn.Server.Connections.TextProtocolSession.DefaultMaxMultiGetLineLength;
+
     public int Threads { get; set; } = 4;
 
     public bool EvictWhenFull { get; set; }

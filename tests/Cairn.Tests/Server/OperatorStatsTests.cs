@@ -100,6 +100,25 @@ public sealed class OperatorStatsTests
         Assert.Equal("1", (await StatsAsync(busy, "stats settings"))["idle_timeout"]);
     }
 
+    [Fact]
+    public async Task Max_get_line_bounds_what_a_multi_get_line_may_buffer()
+    {
+        await using var server = await TestServer.StartAsync(options =>
+        {
+            options.Persist = false;
+            options.MaxGetLineLength = 8 * 1024;
+        });
+        var keys = string.Join(' ', Enumerable.Range(0, 2000).Select(i => $"k{i:0000}"));
+        using (var within = await server.ConnectAsync())
+        {
+            await within.RoundTripAsync($"get {keys[..(7 * 1024)].TrimEnd()}\r\n", "END\r\n");
+        }
+
+        using var beyond = await server.ConnectAsync();
+        await beyond.SendAsync("get " + keys[..(9 * 1024)]);
+        Assert.True(await beyond.IsClosedByServerAsync(TimeSpan.FromSeconds(5)));
+    }
+
     private static async Task<string> ReadAsync(TestClient client) => (await client.ReadLineAsync()).TrimEnd('\r', '\n');
 
     private static async Task<Dictionary<string, string>> StatsAsync(TestClient client, string command)
