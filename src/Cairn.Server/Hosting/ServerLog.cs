@@ -26,6 +26,12 @@ public sealed partial class ServerLog(ServerContext context)
 
     public void CommandLine(long connection, ReadOnlySpan<byte> line)
     {
+        // An int read first: this runs for every command, and the logger's own check is a filter chain.
+        if (context.Verbosity < 2)
+        {
+            return;
+        }
+
         var logger = Logger;
         if (logger.IsEnabled(LogLevel.Debug))
         {
@@ -37,7 +43,7 @@ public sealed partial class ServerLog(ServerContext context)
 
     public void BinaryCommand(long connection, Cairn.Protocol.Binary.BinaryOpcode opcode, int keyLength)
     {
-        if (Logger.IsEnabled(LogLevel.Debug))
+        if (context.Verbosity >= 2 && Logger.IsEnabled(LogLevel.Debug))
         {
             LogBinaryCommand(Logger, connection, opcode, keyLength);
         }
