@@ -49,6 +49,12 @@ public sealed unsafe partial class SlabItemStore
         Volatile.Write(ref _journal, journal);
     }
 
+    /// <summary>Stops reporting changes: a replica's store is changed only by what it applies, which it logs itself.</summary>
+    public void DetachJournal() => Volatile.Write(ref _journal, null);
+
+    /// <summary>Removes every item without a record: a replica about to receive a full copy of its primary.</summary>
+    public void RemoveEverything() => RemoveAllLocked();
+
     /// <summary>CAS values continue above everything a previous run handed out.</summary>
     public void EnsureCasAbove(ulong cas) => RaiseTo(ref _casCounter, cas);
 

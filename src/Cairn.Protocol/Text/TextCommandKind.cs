@@ -29,6 +29,12 @@ public enum TextCommandKind : byte
     /// <summary>Cairn's own: rewrite the log as a snapshot of the live items, reply OK when done.</summary>
     Compact,
 
+    /// <summary>Cairn's own: a replica asks to be streamed the log ("replicate &lt;replid&gt; &lt;sequence&gt;").</summary>
+    Replicate,
+
+    /// <summary>Cairn's own, as Redis's REPLICAOF: "replicaof &lt;host&gt; &lt;port&gt;" or "replicaof no one".</summary>
+    ReplicaOf,
+
     /// <summary>Meta commands: mg, ms, md, ma, mn, me.</summary>
     MetaGet,
     MetaSet,

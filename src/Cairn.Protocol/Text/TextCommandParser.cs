@@ -101,6 +101,16 @@ public static class TextCommandParser
             case TextCommandKind.Compact:
                 command.Kind = TextCommandKind.Compact;
                 break;
+            case TextCommandKind.Replicate or TextCommandKind.ReplicaOf:
+                // Both take exactly two arguments; what they mean is checked where they run.
+                if (tokens.Count != 4)
+                {
+                    command.Refuse(TextReplies.Error);
+                    break;
+                }
+
+                command.Kind = kind;
+                break;
             case TextCommandKind.MetaGet:
             case TextCommandKind.MetaSet:
             case TextCommandKind.MetaDelete:
@@ -194,6 +204,8 @@ public static class TextCommandParser
             case 9:
                 if (Ascii.EqualsIgnoreCase(name, "flush_all"u8)) { return TextCommandKind.FlushAll; }
                 if (Ascii.EqualsIgnoreCase(name, "verbosity"u8)) { return TextCommandKind.Verbosity; }
+                if (Ascii.EqualsIgnoreCase(name, "replicate"u8)) { return TextCommandKind.Replicate; }
+                if (Ascii.EqualsIgnoreCase(name, "replicaof"u8)) { return TextCommandKind.ReplicaOf; }
                 break;
             case 14:
                 if (Ascii.EqualsIgnoreCase(name, "cache_memlimit"u8)) { return TextCommandKind.CacheMemlimit; }

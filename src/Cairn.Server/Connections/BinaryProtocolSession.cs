@@ -704,8 +704,15 @@ public sealed class BinaryProtocolSession : IProtocolSession
         return true;
     }
 
+    /// <summary>A replica's refusal is the not-stored status (the write did not happen); a failing log's is an internal error.</summary>
     private static void WriteRefusal(IBufferWriter<byte> output, in BinaryHeader header, string refusal) =>
-        BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.InternalError, header.Opaque, default, Encoding.ASCII.GetBytes(refusal));
+        BinaryResponseWriter.WriteError(
+            output,
+            header.Opcode,
+            refusal == WriteGate.ReadOnlyReplica ? BinaryStatus.ItemNotStored : BinaryStatus.InternalError,
+            header.Opaque,
+            default,
+            Encoding.ASCII.GetBytes(refusal));
 
     /// <summary>Extras and key as one span: in place when they sit in one segment, else copied to scratch.</summary>
     private ReadOnlySpan<byte> HeadSpan(in ReadOnlySequence<byte> head)

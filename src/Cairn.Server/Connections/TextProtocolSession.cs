@@ -81,6 +81,9 @@ public sealed class TextProtocolSession : IProtocolSession
     /// <summary>The wait after a failed ascii auth: it answers nothing of its own.</summary>
     private Task? _pendingDelay;
 
+    /// <summary>A replication stream this connection turned into: it writes to the connection until it ends.</summary>
+    private Func<PipeWriter, Task>? _pendingStream;
+
     /// <summary>Awaits the operation a command started (compact) and writes its reply.</summary>
     public async Task CompletePendingAsync(PipeWriter output)
     {
@@ -88,6 +91,13 @@ public sealed class TextProtocolSession : IProtocolSession
         {
             _pendingDelay = null;
             await delay;
+            return;
+        }
+
+        if (_pendingStream is { } stream)
+        {
+            _pendingStream = null;
+            await stream(output);
             return;
         }
 
@@ -485,9 +495,62 @@ public sealed class TextProtocolSession : IProtocolSession
 
                 _pendingOperation = _context.Durability.CompactAsync();
                 return StepResult.AwaitOperation;
+            case TextCommandKind.Replicate:
+                return StartReplicationStream(ref command, output);
+            case TextCommandKind.ReplicaOf:
+                return ExecuteReplicaOf(ref command, output);
         }
 
         return StepResult.Done;
+    }
+
+    /// <summary>"replicate &lt;replid&gt; &lt;sequence&gt;": from here this connection carries the log to a replica.</summary>
+    private StepResult StartReplicationStream(ref TextCommand command, IBufferWriter<byte> output)
+    {
+        if (_context.Replication is not { } replication)
+        {
+            WriteServerError(output, "replication needs the log (this server runs with --no-persist)");
+            return StepResult.Done;
+        }
+
+        if (!AsciiNumber.TryParseUInt64(command.Tokens[2], out var sequence))
+        {
+            TextResponseWriter.Write(output, TextReplies.BadCommandLineFormat);
+            return StepResult.Done;
+        }
+
+        var requestedId = Encoding.ASCII.GetString(command.Tokens[1]);
+        var remote = Connection?.Remote;
+        var stopping = _context.Stopping;
+        _pendingStream = stream => replication.Primary.StreamAsync(stream, requestedId, sequence, remote, stopping);
+        return StepResult.AwaitOperation;
+    }
+
+    /// <summary>"replicaof &lt;host&gt; &lt;port&gt;" follows that primary; "replicaof no one" promotes this node.</summary>
+    private StepResult ExecuteReplicaOf(ref TextCommand command, IBufferWriter<byte> output)
+    {
+        if (_context.Replication is not { } replication)
+        {
+            WriteServerError(output, "replication needs the log (this server runs with --no-persist)");
+            return StepResult.Done;
+        }
+
+        var first = Encoding.ASCII.GetString(command.Tokens[1]);
+        var second = Encoding.ASCII.GetString(command.Tokens[2]);
+        if (first.Equals("no", StringComparison.OrdinalIgnoreCase) && second.Equals("one", StringComparison.OrdinalIgnoreCase))
+        {
+            _pendingOperation = replication.PromoteAsync();
+            return StepResult.AwaitOperation;
+        }
+
+        if (!int.TryParse(second, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            TextResponseWriter.Write(output, TextReplies.BadCommandLineFormat);
+            return StepResult.Done;
+        }
+
+        _pendingOperation = replication.FollowAsync(first, port);
+        return StepResult.AwaitOperation;
     }
 
     private void ExecuteRetrieval(ref TextCommand command, IBufferWriter<byte> output)

@@ -19,9 +19,18 @@ public sealed class WriteGate(Hosting.ServerContext context)
         return pending;
     }
 
+    /// <summary>What a replica answers to a write: its primary's log is the only writer.</summary>
+    public const string ReadOnlyReplica = "replica is read-only";
+
     /// <summary>True when the write may go ahead (and the batch now waits for the log); else the reason to answer with.</summary>
     public bool TryAdmit(out string refusal)
     {
+        if (context.Replication?.State.IsReplica == true)
+        {
+            refusal = ReadOnlyReplica;
+            return false;
+        }
+
         var durability = context.Durability;
         if (durability is null)
         {

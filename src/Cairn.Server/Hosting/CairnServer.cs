@@ -54,6 +54,7 @@ public sealed class CairnServer : IAsyncDisposable
         var tls = TlsListenerSettings.Create(options.Tls);
         var store = new SlabItemStore(options.ToStoreOptions(time));
         DurableStore? durability = null;
+        Action<string>? report = configureLogging is null ? message => Console.Error.WriteLine($"cairn-server: {message}") : null;
         if (options.Persist)
         {
             try
@@ -61,7 +62,6 @@ public sealed class CairnServer : IAsyncDisposable
                 StartupException.CheckDataDirectory(options.DataDirectory);
 
                 // Replays the log before anything listens, so the first client sees everything acknowledged.
-                Action<string>? report = configureLogging is null ? message => Console.Error.WriteLine($"cairn-server: {message}") : null;
                 durability = DurableStore.Open(store, options.ToDurabilityOptions(time, report));
             }
             catch
@@ -76,6 +76,10 @@ public sealed class CairnServer : IAsyncDisposable
         {
             // Reads the password files; a bad one must not leave the data directory locked behind it.
             context = new ServerContext(store, options, time, durability);
+            if (durability is not null)
+            {
+                context.Replication = new ReplicationControl(durability, options.DataDirectory, time, report);
+            }
         }
         catch
         {
@@ -156,6 +160,7 @@ public sealed class CairnServer : IAsyncDisposable
 
         var app = builder.Build();
         context.Log.Logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Cairn.Server");
+        context.Stopping = app.Lifetime.ApplicationStopping;
         var server = new CairnServer(app, context, store, durability);
         context.ShutdownRequested += () => app.Lifetime.StopApplication();
         app.Lifetime.ApplicationStopping.Register(context.Connections.StopAll);
@@ -164,6 +169,13 @@ public sealed class CairnServer : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
+        // A replica is read-only before its first client can connect.
+        if (Context.Options.ReplicaOf is { } primary && Context.Replication is { } replication)
+        {
+            var (host, port) = CommandLine.ParseHostPort(primary, "--replica-of");
+            await replication.FollowAsync(host, port);
+        }
+
         try
         {
             await _app.StartAsync(cancellationToken);
@@ -222,6 +234,11 @@ public sealed class CairnServer : IAsyncDisposable
         await _app.DisposeAsync();
 
         // Connections are gone; write and sync what the log still holds before the memory goes.
+        if (Context.Replication is { } replicationControl)
+        {
+            await replicationControl.DisposeAsync();
+        }
+
         _durability?.Dispose();
         _store.Dispose();
     }

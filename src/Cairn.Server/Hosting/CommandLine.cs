@@ -85,6 +85,10 @@ public static class CommandLine
                     itemSizeText = Value();
                     itemSize = ParseSize(itemSizeText, arg, defaultUnit: 1);
                     break;
+                case "replica-of":
+                    options.ReplicaOf = Value();
+                    _ = ParseHostPort(options.ReplicaOf, arg);
+                    break;
                 case "max-get-line":
                     var getLine = ParseSize(Value(), arg, defaultUnit: 1);
                     if (getLine < 2048 || getLine > 1024L * 1024 * 1024)
@@ -235,6 +239,11 @@ public static class CommandLine
         }
 
         CheckItemSize(options, itemSize, itemSizeText);
+        if (options.ReplicaOf is not null && !options.Persist)
+        {
+            throw new CommandLineException("--replica-of needs the log: a replica applies and keeps what it is shipped (drop --no-persist)");
+        }
+
         CheckAuthentication(options, protocolGiven);
         return options;
     }
@@ -356,6 +365,18 @@ public static class CommandLine
         -h, --help                this text
         -V, --version             print the version and exit
         """;
+
+    /// <summary>HOST:PORT for --replica-of; [v6]:port too.</summary>
+    public static (string Host, int Port) ParseHostPort(string value, string flag)
+    {
+        var colon = value.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(value.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            throw new CommandLineException($"{flag} {value}: give HOST:PORT, for example 127.0.0.1:9889");
+        }
+
+        return (value[..colon].Trim('[', ']'), port);
+    }
 
     private static int ParseInt(string value, string flag, int min, int max)
     {

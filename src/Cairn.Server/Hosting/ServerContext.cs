@@ -27,6 +27,12 @@ public sealed class ServerContext
     /// <summary>The listening sockets once started, for "stats conns" (null marks the unix socket).</summary>
     public IReadOnlyList<System.Net.EndPoint?> Listeners { get; internal set; } = [];
 
+    /// <summary>Replication (a primary's streamer, a replica's follower); null without a persistent log.</summary>
+    public ReplicationControl? Replication { get; internal set; }
+
+    /// <summary>Cancelled when the server begins to stop: long-running connection work (a replication stream) ends.</summary>
+    public CancellationToken Stopping { get; internal set; }
+
     /// <summary>Answers "stats" for every connection; it keeps no state of its own.</summary>
     public Stats.StatsReporter StatsReporter { get; }
 

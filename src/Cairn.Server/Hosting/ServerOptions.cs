@@ -57,6 +57,9 @@ public sealed class ServerOptions
     /// <summary>-B: which protocols a connection may speak; auto picks per connection from its first byte.</summary>
     public ProtocolMode Protocol { get; set; } = ProtocolMode.Auto;
 
+    /// <summary>--replica-of HOST:PORT: follow that primary from the start (read-only until "replicaof no one").</summary>
+    public string? ReplicaOf { get; set; }
+
     /// <summary>--data-dir: where the log lives.</summary>
     public string DataDirectory { get; set; } = "./data";
 

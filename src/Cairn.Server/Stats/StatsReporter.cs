@@ -47,6 +47,9 @@ public sealed class StatsReporter(ServerContext context)
             case "sizes":
                 WriteLines(output, []);
                 return;
+            case "replication":
+                WriteLines(output, Replication());
+                return;
             case "detail":
                 var argument = tokens.Count >= 4 ? Encoding.ASCII.GetString(tokens[2]) : string.Empty;
                 switch (argument)
@@ -202,6 +205,38 @@ public sealed class StatsReporter(ServerContext context)
         yield return ("recovery_records", Num(recovery.Records));
         yield return ("recovery_bytes", Num(recovery.Bytes));
         yield return ("recovery_torn_bytes_removed", Num(recovery.TornBytesRemoved));
+    }
+
+    /// <summary>Role, ids and positions; a replica its link and lag, a primary each replica streaming from it.</summary>
+    private IEnumerable<(string, string)> Replication()
+    {
+        if (context.Replication is not { } replication)
+        {
+            yield return ("role", "none");
+            yield break;
+        }
+
+        var state = replication.State;
+        yield return ("role", state.IsReplica ? "replica" : "primary");
+        yield return ("replication_id", state.PrimaryId);
+        yield return ("log_last_sequence", Num((long)(context.Durability?.Log.LastWrittenSequence ?? 0)));
+        yield return ("full_resyncs", Num(state.FullResyncs));
+        yield return ("partial_resyncs", Num(state.PartialResyncs));
+        if (state.Link is { } link)
+        {
+            yield return ("primary", $"{link.Host}:{link.Port}");
+            yield return ("primary_link", link.Connected ? "up" : "down");
+            yield return ("primary_replication_id", link.ReplicationId ?? "");
+            yield return ("applied_sequence", Num((long)link.AppliedSequence));
+            yield return ("primary_sequence", Num((long)link.PrimarySequence));
+            yield return ("lag_records", Num((long)link.LagRecords));
+        }
+
+        yield return ("connected_replicas", Num(state.Replicas.Count));
+        foreach (var replica in state.Replicas.OrderBy(r => r.Id))
+        {
+            yield return ($"replica{replica.Id}", $"addr={replica.Remote},sent_sequence={replica.SentSequence}");
+        }
     }
 
     private IEnumerable<(string, string)> Settings()

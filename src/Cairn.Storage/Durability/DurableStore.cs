@@ -154,6 +154,46 @@ public sealed class DurableStore : IDisposable
         _store.ForEachLiveItem(ref visitor);
     }
 
+    /// <summary>From now on the store changes only through <see cref="ApplyReplicated"/> (a replica following a primary).</summary>
+    public void BeginFollowing() => _store.DetachJournal();
+
+    /// <summary>A replica promoted (or stopped following): client writes are journalled again.</summary>
+    public void EndFollowing() => _store.AttachJournal(new LogJournal(Log));
+
+    /// <summary>
+    /// Applies a record shipped from the primary through the same code recovery uses, then logs its effect exactly
+    /// (same CAS, times and marks), so the replica restarts from its own disk. Only while following.
+    /// </summary>
+    public void ApplyReplicated(scoped in LogRecord record)
+    {
+        Apply(_store, record);
+        switch (record.Type)
+        {
+            case LogRecordType.Set:
+                Log.AppendSet(record.Key, record.Value, record.Flags, record.ExpiresAt, record.Cas, record.StoredAt, record.Stale);
+                break;
+            case LogRecordType.Delete:
+                Log.AppendDelete(record.Key);
+                break;
+            case LogRecordType.Touch:
+                Log.AppendTouch(record.Key, record.ExpiresAt);
+                break;
+            case LogRecordType.FlushAll:
+                Log.AppendFlushAll(record.Cas);
+                break;
+            case LogRecordType.FlushDelayed:
+                Log.AppendFlushDelayed(record.FlushAt);
+                break;
+        }
+    }
+
+    /// <summary>A full resync starts from nothing: every item goes, and the replica's own log records that it did.</summary>
+    public void ResetForFullResync()
+    {
+        _store.RemoveEverything();
+        Log.AppendFlushAll(_store.HighestCas);
+    }
+
     private static void Apply(SlabItemStore store, scoped in LogRecord record)
     {
         switch (record.Type)

@@ -160,6 +160,18 @@ public sealed partial class AppendLog : IDisposable
         }
     }
 
+    /// <summary>The sequence of the last record the writer has written to its segment (what a log tail can read).</summary>
+    public ulong LastWrittenSequence => Volatile.Read(ref _lastWrittenSequence);
+
+    /// <summary>The live segments as the manifest names them now: id, path, and whether it is a snapshot.</summary>
+    public IReadOnlyList<(ulong Id, string Path, bool IsSnapshot)> LiveSegments()
+    {
+        lock (_manifestLock)
+        {
+            return [.. _segments.Select(s => (s.Id, s.Path, s.IsSnapshot))];
+        }
+    }
+
     /// <summary>The logical position after the last appended record; positions only grow.</summary>
     public long AppendedPosition => Volatile.Read(ref _appendedPosition);
 

@@ -1,0 +1,172 @@
+using Cairn.Tests.Support;
+
+namespace Cairn.Tests.Replication;
+
+/// <summary>Log shipping between two real servers on loopback: partial and full resync, read-only replicas, promotion.</summary>
+public sealed class ReplicationTests : IDisposable
+{
+    private readonly string _primaryDirectory = Path.Combine(Path.GetTempPath(), "cairn-primary-" + Guid.NewGuid().ToString("N"));
+    private readonly string _replicaDirectory = Path.Combine(Path.GetTempPath(), "cairn-replica-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        foreach (var directory in new[] { _primaryDirectory, _replicaDirectory })
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Writes_on_the_primary_reach_the_replica_which_refuses_writes_of_its_own()
+    {
+        await using var primary = await StartPrimaryAsync();
+        await using var replica = await StartReplicaAsync(primary.Port);
+        using var writer = await primary.ConnectAsync();
+        await writer.RoundTripAsync("set a 5 0 3\r\none\r\nset b 0 0 3\r\ntwo\r\ndelete b\r\nincr n 1\r\nset n 0 0 1\r\n7\r\nincr n 3\r\n", "STORED\r\nSTORED\r\nDELETED\r\nNOT_FOUND\r\nSTORED\r\n10\r\n");
+        await writer.RoundTripAsync("ms stale 3\r\nold\r\nmd stale I\r\n", "HD\r\nHD\r\n");
+
+        using var reader = await replica.ConnectAsync();
+        await WaitForAsync(reader, "get a n\r\n", "VALUE a 5 3\r\none\r\nVALUE n 0 2\r\n10\r\nEND\r\n");
+        await reader.RoundTripAsync("get b\r\n", "END\r\n");
+        await reader.RoundTripAsync("mg stale v\r\n", "VA 3 X W\r\nold\r\n");
+
+        // The same CAS on both: a client may read from either and compare-and-swap against the primary.
+        await writer.SendAsync("gets a\r\n");
+        var onPrimary = await writer.ReadLineAsync();
+        await writer.ExpectAsync("one\r\nEND\r\n");
+        await reader.RoundTripAsync("gets a\r\n", onPrimary + "one\r\nEND\r\n");
+
+        await reader.RoundTripAsync("set c 0 0 1\r\nx\r\n", "SERVER_ERROR replica is read-only\r\n");
+        await reader.RoundTripAsync("ms c 1\r\nx\r\n", "SERVER_ERROR replica is read-only\r\n");
+        await reader.RoundTripAsync("flush_all\r\n", "SERVER_ERROR replica is read-only\r\n");
+        await reader.RoundTripAsync("get c\r\n", "END\r\n");
+
+        var stats = await StatsAsync(reader);
+        Assert.Equal("replica", stats["role"]);
+        Assert.Equal("up", stats["primary_link"]);
+        var primaryStats = await StatsAsync(writer);
+        Assert.Equal("primary", primaryStats["role"]);
+        Assert.Equal("1", primaryStats["connected_replicas"]);
+        Assert.Equal("1", primaryStats["full_resyncs"]);
+    }
+
+    [Fact]
+    public async Task A_restarted_replica_resumes_from_its_own_disk_with_a_partial_resync()
+    {
+        await using var primary = await StartPrimaryAsync();
+        using var writer = await primary.ConnectAsync();
+        await using (var replica = await StartReplicaAsync(primary.Port))
+        {
+            await writer.RoundTripAsync("set before 0 0 1\r\nb\r\n", "STORED\r\n");
+            using var reader = await replica.ConnectAsync();
+            await WaitForAsync(reader, "get before\r\n", "VALUE before 0 1\r\nb\r\nEND\r\n");
+
+            // Let the replica save its position (it does once its log holds what it applied).
+            await Task.Delay(300);
+        }
+
+        await writer.RoundTripAsync("set during 0 0 1\r\nd\r\ndelete before\r\n", "STORED\r\nDELETED\r\n");
+        await using var restarted = await StartReplicaAsync(primary.Port);
+        using var check = await restarted.ConnectAsync();
+        await WaitForAsync(check, "get during before\r\n", "VALUE during 0 1\r\nd\r\nEND\r\n");
+        var primaryStats = await StatsAsync(writer);
+        Assert.Equal("1", primaryStats["full_resyncs"]);
+        Assert.Equal("1", primaryStats["partial_resyncs"]);
+    }
+
+    [Fact]
+    public async Task A_replica_behind_a_compaction_gets_a_full_resync_from_the_snapshot()
+    {
+        await using var primary = await StartPrimaryAsync();
+        using var writer = await primary.ConnectAsync();
+        await using (var replica = await StartReplicaAsync(primary.Port))
+        {
+            await writer.RoundTripAsync("set old 0 0 1\r\no\r\n", "STORED\r\n");
+            using var reader = await replica.ConnectAsync();
+            await WaitForAsync(reader, "get old\r\n", "VALUE old 0 1\r\no\r\nEND\r\n");
+            await Task.Delay(300);
+        }
+
+        for (int i = 0; i < 50; i++)
+        {
+            await writer.RoundTripAsync($"set k{i} 0 0 2\r\nv{i % 10}\r\n", "STORED\r\n");
+        }
+
+        await writer.RoundTripAsync("delete old\r\ncompact\r\nset after 0 0 1\r\na\r\n", "DELETED\r\nOK\r\nSTORED\r\n");
+        await using var restarted = await StartReplicaAsync(primary.Port);
+        using var check = await restarted.ConnectAsync();
+        await WaitForAsync(check, "get k49 after old\r\n", "VALUE k49 0 2\r\nv9\r\nVALUE after 0 1\r\na\r\nEND\r\n");
+        Assert.Equal("2", (await StatsAsync(writer))["full_resyncs"]);
+    }
+
+    [Fact]
+    public async Task Replicaof_no_one_promotes_the_replica_which_then_takes_writes()
+    {
+        await using var primary = await StartPrimaryAsync();
+        await using var replica = await StartReplicaAsync(primary.Port);
+        using var writer = await primary.ConnectAsync();
+        await writer.RoundTripAsync("set k 0 0 1\r\n1\r\n", "STORED\r\n");
+        using var client = await replica.ConnectAsync();
+        await WaitForAsync(client, "get k\r\n", "VALUE k 0 1\r\n1\r\nEND\r\n");
+
+        await client.RoundTripAsync("replicaof no one\r\n", "OK\r\n");
+        await client.RoundTripAsync("set k 0 0 1\r\n2\r\nget k\r\n", "STORED\r\nVALUE k 0 1\r\n2\r\nEND\r\n");
+        Assert.Equal("primary", (await StatsAsync(client))["role"]);
+    }
+
+    [Fact]
+    public async Task A_replicate_request_for_a_position_beyond_the_primary_gets_a_full_resync()
+    {
+        await using var primary = await StartPrimaryAsync();
+        using var writer = await primary.ConnectAsync();
+        await writer.RoundTripAsync("set k 0 0 1\r\n1\r\n", "STORED\r\n");
+        var id = (await StatsAsync(writer))["replication_id"];
+        using var impostor = await primary.ConnectAsync();
+        await impostor.SendAsync($"replicate {id} 999999\r\n");
+        Assert.Equal($"FULLRESYNC {id} 0\r\n", await impostor.ReadLineAsync());
+    }
+
+    private Task<TestServer> StartPrimaryAsync() => TestServer.StartAsync(options => options.DataDirectory = _primaryDirectory);
+
+    private Task<TestServer> StartReplicaAsync(int primaryPort) => TestServer.StartAsync(options =>
+    {
+        options.DataDirectory = _replicaDirectory;
+        options.ReplicaOf = $"127.0.0.1:{primaryPort}";
+    });
+
+    /// <summary>Replication is asynchronous: ask until the replica answers as expected, for at most 10 s.</summary>
+    private static async Task WaitForAsync(TestClient client, string request, string expected)
+    {
+        string last = "";
+        for (int i = 0; i < 100; i++)
+        {
+            await client.SendAsync(request);
+            var (bytes, _) = await client.ReadUntilQuietAsync(TimeSpan.FromMilliseconds(50));
+            last = System.Text.Encoding.Latin1.GetString(bytes);
+            if (last == expected)
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(expected, last);
+    }
+
+    private static async Task<Dictionary<string, string>> StatsAsync(TestClient client)
+    {
+        await client.SendAsync("stats replication\r\n");
+        var stats = new Dictionary<string, string>();
+        for (var line = (await client.ReadLineAsync()).TrimEnd(); line != "END"; line = (await client.ReadLineAsync()).TrimEnd())
+        {
+            var parts = line.Split(' ', 3);
+            stats[parts[1]] = parts.Length > 2 ? parts[2] : "";
+        }
+
+        return stats;
+    }
+}
