@@ -107,7 +107,7 @@ public sealed class ServerDurabilityTests : IDisposable
 
         var unexpected = Directory.GetFiles(_dataDirectory)
             .Select(Path.GetFileName)
-            .Where(name => name is not ("MANIFEST" or "LOCK") && !(name!.StartsWith("log-", StringComparison.Ordinal) && name.EndsWith(".seg", StringComparison.Ordinal)))
+            .Where(name => name is not ("MANIFEST" or "LOCK" or Cairn.Replication.ReplicationIdentity.PrimaryIdFile) && !(name!.StartsWith("log-", StringComparison.Ordinal) && name.EndsWith(".seg", StringComparison.Ordinal)))
             .ToList();
         Assert.Empty(unexpected);
     }
