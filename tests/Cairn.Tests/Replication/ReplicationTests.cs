@@ -129,6 +129,79 @@ public sealed class ReplicationTests : IDisposable
         Assert.Equal($"FULLRESYNC {id} 0\r\n", await impostor.ReadLineAsync());
     }
 
+    [Fact]
+    public async Task A_replicate_request_with_an_unknown_replication_id_gets_a_full_resync()
+    {
+        await using var primary = await StartPrimaryAsync();
+        using var writer = await primary.ConnectAsync();
+        var id = (await StatsAsync(writer))["replication_id"];
+        using var stranger = await primary.ConnectAsync();
+        await stranger.SendAsync($"replicate {new string('0', 40)} 1\r\n");
+        Assert.Equal($"FULLRESYNC {id} 0\r\n", await stranger.ReadLineAsync());
+    }
+
+    [Fact]
+    public async Task A_shipped_record_with_a_wrong_crc_is_never_applied_and_the_link_recovers()
+    {
+        using var fakePrimary = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        fakePrimary.Start();
+        var port = ((System.Net.IPEndPoint)fakePrimary.LocalEndpoint).Port;
+        await using var replica = await StartReplicaAsync(port);
+
+        // First link: a record whose value was damaged after its CRC was computed.
+        using (var first = await fakePrimary.AcceptTcpClientAsync())
+        {
+            var stream = first.GetStream();
+            await ReadLineAsync(stream);
+            var damaged = Record(1, "bad", "value");
+            damaged[^1] ^= 0x01;
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"CONTINUE {new string('f', 40)}\r\n"));
+            await stream.WriteAsync((byte[])[(byte)'L', .. damaged]);
+            await ReadToEndAsync(stream);
+        }
+
+        // The replica dropped that link without applying anything, and comes back for the same position.
+        using var second = await fakePrimary.AcceptTcpClientAsync();
+        var again = second.GetStream();
+        Assert.Equal($"replicate {new string('f', 40)} 0", await ReadLineAsync(again));
+        await again.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"CONTINUE {new string('f', 40)}\r\n"));
+        await again.WriteAsync((byte[])[(byte)'L', .. Record(1, "good", "value")]);
+        using var reader = await replica.ConnectAsync();
+        await WaitForAsync(reader, "get good bad\r\n", "VALUE good 0 5\r\nvalue\r\nEND\r\n");
+    }
+
+    private static byte[] Record(ulong sequence, string key, string value)
+    {
+        var keyBytes = System.Text.Encoding.ASCII.GetBytes(key);
+        var valueBytes = System.Text.Encoding.ASCII.GetBytes(value);
+        var record = new byte[Cairn.Storage.Log.LogRecordCodec.SetLength(keyBytes.Length, valueBytes.Length)];
+        Cairn.Storage.Log.LogRecordCodec.WriteSet(record, sequence, keyBytes, valueBytes, 0, 0, 100, 1_800_000_000);
+        Cairn.Storage.Log.LogRecordCodec.SealAll(record);
+        return record;
+    }
+
+    private static async Task<string> ReadLineAsync(System.Net.Sockets.NetworkStream stream)
+    {
+        var line = new List<byte>();
+        var one = new byte[1];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (await stream.ReadAsync(one, timeout.Token) == 1 && one[0] != (byte)'\n')
+        {
+            line.Add(one[0]);
+        }
+
+        return System.Text.Encoding.ASCII.GetString([.. line]).TrimEnd('\r');
+    }
+
+    private static async Task ReadToEndAsync(System.Net.Sockets.NetworkStream stream)
+    {
+        var buffer = new byte[1024];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (await stream.ReadAsync(buffer, timeout.Token) > 0)
+        {
+        }
+    }
+
     private Task<TestServer> StartPrimaryAsync() => TestServer.StartAsync(options => options.DataDirectory = _primaryDirectory);
 
     private Task<TestServer> StartReplicaAsync(int primaryPort) => TestServer.StartAsync(options =>
