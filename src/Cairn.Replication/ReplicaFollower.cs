@@ -22,7 +22,7 @@ public sealed class ReplicaFollower : IAsyncDisposable
     private readonly ReplicaLink _link;
     private readonly Action<string>? _log;
     private readonly CancellationTokenSource _stop = new();
-    private readonly Task _run;
+    private readonly Thread _thread;
 
     public ReplicaFollower(DurableStore durable, string dataDirectory, ReplicaLink link, Action<string>? log)
     {
@@ -34,7 +34,11 @@ public sealed class ReplicaFollower : IAsyncDisposable
         _link.ReplicationId = id;
         _link.AppliedSequence = sequence;
         durable.BeginFollowing();
-        _run = Task.Run(RunAsync);
+
+        // A thread of its own, as the log's writer has: applying a full resync is a long busy loop that would
+        // otherwise hold a pool thread (on one core, the only one) and starve the listeners and timers.
+        _thread = new Thread(Run) { IsBackground = true, Name = "cairn-replica" };
+        _thread.Start();
     }
 
     public ReplicaLink Link => _link;
@@ -43,58 +47,47 @@ public sealed class ReplicaFollower : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        try
-        {
-            await _run;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
+        await Task.Run(_thread.Join);
         _durable.EndFollowing();
         _stop.Dispose();
     }
 
-    private async Task RunAsync()
+    private void Run()
     {
-        while (!_stop.IsCancellationRequested)
+        var stopping = _stop.Token;
+        while (!stopping.IsCancellationRequested)
         {
             try
             {
-                await FollowOnceAsync(_stop.Token);
+                FollowOnce(stopping);
             }
-            catch (Exception error) when (error is IOException or SocketException or InvalidDataException)
+            catch (Exception error) when (error is IOException or SocketException or InvalidDataException or ObjectDisposedException or OperationCanceledException)
             {
-                _log?.Invoke($"replication: link to {_link.Host}:{_link.Port} lost ({error.Message}); retrying");
-            }
-            catch (OperationCanceledException)
-            {
-                return;
+                if (!stopping.IsCancellationRequested)
+                {
+                    _log?.Invoke($"replication: link to {_link.Host}:{_link.Port} lost ({error.Message}); retrying");
+                }
             }
             finally
             {
                 _link.Connected = false;
             }
 
-            try
-            {
-                await Task.Delay(RetryInterval, _stop.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            stopping.WaitHandle.WaitOne(RetryInterval);
         }
     }
 
-    private async Task FollowOnceAsync(CancellationToken stopping)
+    private void FollowOnce(CancellationToken stopping)
     {
         using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await socket.ConnectAsync(_link.Host, _link.Port, stopping);
-        await using var stream = new NetworkStream(socket, ownsSocket: false);
-        await stream.WriteAsync(ReplicationFrames.Request(_link.ReplicationId, _link.AppliedSequence), stopping);
-        var reader = new BufferedStream(stream, 256 * 1024);
-        var answer = (await ReadLineAsync(reader, stopping)).Split(' ');
+
+        // Blocking reads end when the socket is closed under them: that is how a stop interrupts a quiet link.
+        using var interrupt = stopping.Register(socket.Dispose);
+        socket.Connect(_link.Host, _link.Port);
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        stream.Write(ReplicationFrames.Request(_link.ReplicationId, _link.AppliedSequence));
+        using var reader = new BufferedStream(stream, 256 * 1024);
+        var answer = ReadLine(reader).Split(' ');
         bool full = answer is ["FULLRESYNC", _, _];
         if (!full && answer is not ["CONTINUE", _])
         {
@@ -127,7 +120,7 @@ public sealed class ReplicaFollower : IAsyncDisposable
             switch ((byte)kind)
             {
                 case ReplicationFrames.LogRecord or ReplicationFrames.SnapshotRecord:
-                    await reader.ReadExactlyAsync(header, stopping);
+                    reader.ReadExactly(header);
                     int length = LogRecords.PeekLength(header);
                     if (length < LogRecords.HeaderSize)
                     {
@@ -140,16 +133,16 @@ public sealed class ReplicaFollower : IAsyncDisposable
                     }
 
                     header.CopyTo(record, 0);
-                    await reader.ReadExactlyAsync(record.AsMemory(header.Length, length - header.Length), stopping);
+                    reader.ReadExactly(record.AsSpan(header.Length, length - header.Length));
                     Apply(record.AsSpan(0, length), (byte)kind == ReplicationFrames.SnapshotRecord);
                     break;
                 case ReplicationFrames.SnapshotEnd:
-                    await reader.ReadExactlyAsync(number, stopping);
+                    reader.ReadExactly(number);
                     inSnapshot = false;
                     _link.AppliedSequence = BinaryPrimitives.ReadUInt64LittleEndian(number);
                     break;
                 case ReplicationFrames.Heartbeat:
-                    await reader.ReadExactlyAsync(number, stopping);
+                    reader.ReadExactly(number);
                     _link.PrimarySequence = BinaryPrimitives.ReadUInt64LittleEndian(number);
                     break;
                 default:
@@ -159,7 +152,7 @@ public sealed class ReplicaFollower : IAsyncDisposable
             // Saved only once the records are durable here, so a restart never skips one; re-applying some is harmless.
             if (!inSnapshot && Environment.TickCount64 - lastSave >= SavePositionInterval.TotalMilliseconds)
             {
-                await _durable.WaitForDurableAsync(stopping);
+                _durable.WaitForDurableAsync(stopping).AsTask().GetAwaiter().GetResult();
                 ReplicationIdentity.SaveReplicaPosition(_dataDirectory, _link.ReplicationId!, _link.AppliedSequence);
                 lastSave = Environment.TickCount64;
             }
@@ -184,14 +177,18 @@ public sealed class ReplicaFollower : IAsyncDisposable
         }
     }
 
-    private static async Task<string> ReadLineAsync(BufferedStream reader, CancellationToken stopping)
+    private static string ReadLine(BufferedStream reader)
     {
         var line = new StringBuilder();
-        var one = new byte[1];
         while (true)
         {
-            await reader.ReadExactlyAsync(one, stopping);
-            if (one[0] == (byte)'\n')
+            int next = reader.ReadByte();
+            if (next < 0)
+            {
+                throw new IOException("the primary closed the stream before answering");
+            }
+
+            if (next == '\n')
             {
                 return line.ToString().TrimEnd('\r');
             }
@@ -201,7 +198,7 @@ public sealed class ReplicaFollower : IAsyncDisposable
                 throw new InvalidDataException("the primary's answer line is too long");
             }
 
-            line.Append((char)one[0]);
+            line.Append((char)next);
         }
     }
 }

@@ -19,6 +19,7 @@ public sealed class LogTail : IDisposable
     private ulong _segmentId;
     private bool _inSnapshot;
     private long _offset;
+    private long _knownLength;
     private ulong _skipThrough;
 
     private LogTail(AppendLog log)
@@ -85,8 +86,7 @@ public sealed class LogTail : IDisposable
         fromSnapshot = false;
         while (_handle is not null)
         {
-            long length = RandomAccess.GetLength(_handle);
-            _reader.Reset(_handle, length);
+            long length = _knownLength;
             if (_offset + LogRecordCodec.HeaderSize <= length)
             {
                 int recordLength = LogRecordCodec.PeekLength(_reader.Read(_offset, 8));
@@ -112,7 +112,19 @@ public sealed class LogTail : IDisposable
                         record = bytes;
                         return true;
                     }
+
+                    // Read while the writer was still writing it: drop the window so the next look reads the disk again.
+                    _reader.Reset(_handle, _knownLength);
                 }
+            }
+
+            // Out of known bytes: the writer may have added some (one length query per catch-up, not per record).
+            long grown = RandomAccess.GetLength(_handle);
+            if (grown > _knownLength)
+            {
+                _knownLength = grown;
+                _reader.Extend(grown);
+                continue;
             }
 
             // Caught up with this segment: move on only once a later log segment exists (this one is then sealed).
@@ -151,6 +163,8 @@ public sealed class LogTail : IDisposable
         _segmentId = id;
         _inSnapshot = isSnapshot;
         _offset = LogRecordCodec.SegmentHeaderSize;
+        _knownLength = RandomAccess.GetLength(_handle);
+        _reader.Reset(_handle, _knownLength);
     }
 
     private static SegmentHeader ReadHeader(string path)

@@ -530,6 +530,9 @@ internal sealed class SegmentReader
         _windowLength = 0;
     }
 
+    /// <summary>The file grew (a log tail following the writer): what is in the window stays valid.</summary>
+    public void Extend(long fileLength) => _fileLength = fileLength;
+
     /// <summary>Bytes [offset, offset + count), which the caller has checked lie inside the file.</summary>
     public ReadOnlySpan<byte> Read(long offset, int count)
     {
