@@ -103,6 +103,31 @@ public sealed class ReplicationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_replica_stopped_in_the_middle_of_a_full_resync_starts_over_and_ends_complete()
+    {
+        await using var primary = await StartPrimaryAsync();
+        using var writer = await primary.ConnectAsync();
+        var value = new string('v', 1000);
+        var load = new System.Text.StringBuilder();
+        for (int i = 0; i < 20_000; i++)
+        {
+            load.Append(System.Globalization.CultureInfo.InvariantCulture, $"set k{i} 0 0 {value.Length} noreply\r\n{value}\r\n");
+        }
+
+        await writer.RoundTripAsync(load + "set last 0 0 1\r\nx\r\n", "STORED\r\n");
+        await using (await StartReplicaAsync(primary.Port))
+        {
+            // Stopped as soon as it listens, when 20 MB of full resync is almost always still under way (and if it had
+            // finished, the restart must still end complete).
+        }
+
+        await using var restarted = await StartReplicaAsync(primary.Port);
+        using var check = await restarted.ConnectAsync();
+        await WaitForAsync(check, "get k0 k19999 last\r\n", $"VALUE k0 0 1000\r\n{value}\r\nVALUE k19999 0 1000\r\n{value}\r\nVALUE last 0 1\r\nx\r\nEND\r\n");
+        Assert.Equal("20001", (await StatsAsync(check))["applied_sequence"]);
+    }
+
+    [Fact]
     public async Task Replicaof_no_one_promotes_the_replica_which_then_takes_writes()
     {
         await using var primary = await StartPrimaryAsync();
