@@ -167,24 +167,7 @@ public sealed class DurableStore : IDisposable
     public void ApplyReplicated(scoped in LogRecord record)
     {
         Apply(_store, record);
-        switch (record.Type)
-        {
-            case LogRecordType.Set:
-                Log.AppendSet(record.Key, record.Value, record.Flags, record.ExpiresAt, record.Cas, record.StoredAt, record.Stale);
-                break;
-            case LogRecordType.Delete:
-                Log.AppendDelete(record.Key);
-                break;
-            case LogRecordType.Touch:
-                Log.AppendTouch(record.Key, record.ExpiresAt);
-                break;
-            case LogRecordType.FlushAll:
-                Log.AppendFlushAll(record.Cas);
-                break;
-            case LogRecordType.FlushDelayed:
-                Log.AppendFlushDelayed(record.FlushAt);
-                break;
-        }
+        Log.Append(record);
     }
 
     /// <summary>A full resync starts from nothing: every item goes, and the replica's own log records that it did.</summary>

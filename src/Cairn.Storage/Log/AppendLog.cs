@@ -207,6 +207,17 @@ public sealed partial class AppendLog : IDisposable
         return total <= 0 ? 0 : Math.Clamp(1.0 - ((double)liveBytes / total), 0, 1);
     }
 
+    /// <summary>Appends the effect of a decoded record (one shipped from a primary) under this log's next sequence.</summary>
+    public long Append(scoped in LogRecord record) => record.Type switch
+    {
+        LogRecordType.Set => AppendSet(record.Key, record.Value, record.Flags, record.ExpiresAt, record.Cas, record.StoredAt, record.Stale),
+        LogRecordType.Delete => AppendDelete(record.Key),
+        LogRecordType.Touch => AppendTouch(record.Key, record.ExpiresAt),
+        LogRecordType.FlushAll => AppendFlushAll(record.Cas),
+        LogRecordType.FlushDelayed => AppendFlushDelayed(record.FlushAt),
+        _ => throw new ArgumentOutOfRangeException(nameof(record), record.Type, "not a record type this log writes"),
+    };
+
     public long AppendSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false)
     {
         LogRecordCodec.ValidateKey(key);
