@@ -61,8 +61,11 @@ public sealed class ReplicaFollower : IAsyncDisposable
             {
                 FollowOnce(stopping);
             }
-            catch (Exception error) when (error is IOException or SocketException or InvalidDataException or ObjectDisposedException or OperationCanceledException)
+            catch (Exception error) when (error is IOException or SocketException or InvalidDataException or ObjectDisposedException or OperationCanceledException
+                or InvalidOperationException)
             {
+                // InvalidOperationException: the store refused a shipped item (-m or -I smaller than the primary's); the
+                // link is dropped and retried, and the error says what to raise.
                 if (!stopping.IsCancellationRequested)
                 {
                     _log?.Invoke($"replication: link to {_link.Host}:{_link.Port} lost ({error.Message}); retrying");
