@@ -28,6 +28,9 @@ public static class TextReplies
     public static ReadOnlySpan<byte> CachedumpNotAllowed => "CLIENT_ERROR stats cachedump not allowed\r\n"u8;
     public static ReadOnlySpan<byte> InvalidShutdownMode => "CLIENT_ERROR invalid shutdown mode\r\n"u8;
     public static ReadOnlySpan<byte> ShutdownNotEnabled => "ERROR: shutdown not enabled\r\n"u8;
+
+    /// <summary>Cairn's replicaof without --enable-replicaof, worded as memcached words shutdown without -A.</summary>
+    public static ReadOnlySpan<byte> ReplicaOfNotEnabled => "ERROR: replicaof not enabled\r\n"u8;
     public static ReadOnlySpan<byte> ObjectTooLarge => "SERVER_ERROR object too large for cache\r\n"u8;
     public static ReadOnlySpan<byte> OutOfMemoryStoring => "SERVER_ERROR out of memory storing object\r\n"u8;
     public static ReadOnlySpan<byte> OutOfMemory => "SERVER_ERROR out of memory\r\n"u8;

@@ -529,6 +529,12 @@ public sealed class TextProtocolSession : IProtocolSession
     /// <summary>"replicaof &lt;host&gt; &lt;port&gt;" follows that primary; "replicaof no one" promotes this node.</summary>
     private StepResult ExecuteReplicaOf(ref TextCommand command, IBufferWriter<byte> output)
     {
+        if (!_context.Options.ReplicaOfCommandEnabled)
+        {
+            TextResponseWriter.Write(output, TextReplies.ReplicaOfNotEnabled);
+            return StepResult.Done;
+        }
+
         if (_context.Replication is not { } replication)
         {
             WriteServerError(output, "replication needs the log (this server runs with --no-persist)");

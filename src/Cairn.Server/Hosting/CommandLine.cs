@@ -85,6 +85,9 @@ public static class CommandLine
                     itemSizeText = Value();
                     itemSize = ParseSize(itemSizeText, arg, defaultUnit: 1);
                     break;
+                case "enable-replicaof":
+                    options.ReplicaOfCommandEnabled = true;
+                    break;
                 case "replica-of":
                     options.ReplicaOf = Value();
                     _ = ParseHostPort(options.ReplicaOf, arg);
@@ -331,6 +334,8 @@ public static class CommandLine
         -m, --memory-limit=<mb>   item memory in megabytes (default: 1024)
         -I, --max-item-size=<n>   largest item, with k/m/g suffix (default: 1m; 1k to 1g, at most half of -m)
             --max-get-line=<n>    longest multi-key get line buffered per connection (default: 2m)
+            --replica-of=<h:p>    follow that primary from the start, read-only (see README: Replication)
+            --enable-replicaof    allow the "replicaof" command (off: a client could repoint the server)
         -M, --disable-evictions   refuse writes when memory is full (the default)
             --evict               evict least recently used items when full (cache mode)
         -f, --slab-growth-factor  chunk size growth factor (default: 1.25)

@@ -57,6 +57,12 @@ public sealed class ServerOptions
     /// <summary>-B: which protocols a connection may speak; auto picks per connection from its first byte.</summary>
     public ProtocolMode Protocol { get; set; } = ProtocolMode.Auto;
 
+    /// <summary>
+    /// --enable-replicaof: allow the "replicaof" command. Off by default, as memcached's shutdown is without -A: a client
+    /// that could point a primary at a server of its choosing could have it replaced by a full resync from there.
+    /// </summary>
+    public bool ReplicaOfCommandEnabled { get; set; }
+
     /// <summary>--replica-of HOST:PORT: follow that primary from the start (read-only until "replicaof no one").</summary>
     public string? ReplicaOf { get; set; }
 

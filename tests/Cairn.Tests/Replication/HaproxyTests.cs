@@ -17,11 +17,16 @@ public sealed class HaproxyTests : IDisposable
     [ExternalToolFact("/usr/sbin/haproxy")]
     public async Task Writes_go_to_the_primary_and_follow_a_manual_failover()
     {
-        await using var first = await TestServer.StartAsync(options => options.DataDirectory = Path.Combine(_scratch, "first"));
+        await using var first = await TestServer.StartAsync(options =>
+        {
+            options.DataDirectory = Path.Combine(_scratch, "first");
+            options.ReplicaOfCommandEnabled = true;
+        });
         await using var second = await TestServer.StartAsync(options =>
         {
             options.DataDirectory = Path.Combine(_scratch, "second");
             options.ReplicaOf = $"127.0.0.1:{first.Port}";
+            options.ReplicaOfCommandEnabled = true;
         });
         int writes = FreePort(), reads = FreePort();
         var config = (await File.ReadAllTextAsync(Path.Combine(ExternalTool.RepositoryRoot, "deploy", "haproxy.cfg")))

@@ -131,9 +131,10 @@ public sealed class ReplicationTests : IDisposable
     public async Task Replicaof_no_one_promotes_the_replica_which_then_takes_writes()
     {
         await using var primary = await StartPrimaryAsync();
-        await using var replica = await StartReplicaAsync(primary.Port);
+        await using var replica = await StartReplicaAsync(primary.Port, replicaOfEnabled: true);
         using var writer = await primary.ConnectAsync();
         await writer.RoundTripAsync("set k 0 0 1\r\n1\r\n", "STORED\r\n");
+        await writer.RoundTripAsync("replicaof no one\r\n", "ERROR: replicaof not enabled\r\n");
         using var client = await replica.ConnectAsync();
         await WaitForAsync(client, "get k\r\n", "VALUE k 0 1\r\n1\r\nEND\r\n");
 
@@ -229,10 +230,11 @@ public sealed class ReplicationTests : IDisposable
 
     private Task<TestServer> StartPrimaryAsync() => TestServer.StartAsync(options => options.DataDirectory = _primaryDirectory);
 
-    private Task<TestServer> StartReplicaAsync(int primaryPort) => TestServer.StartAsync(options =>
+    private Task<TestServer> StartReplicaAsync(int primaryPort, bool replicaOfEnabled = false) => TestServer.StartAsync(options =>
     {
         options.DataDirectory = _replicaDirectory;
         options.ReplicaOf = $"127.0.0.1:{primaryPort}";
+        options.ReplicaOfCommandEnabled = replicaOfEnabled;
     });
 
     /// <summary>Replication is asynchronous: ask until the replica answers as expected, for at most 10 s.</summary>
