@@ -1,3 +1,4 @@
+using Cairn.Tests.Binary;
 using Cairn.Tests.Support;
 
 namespace Cairn.Tests.Replication;
@@ -43,6 +44,13 @@ public sealed class ReplicationTests : IDisposable
         await reader.RoundTripAsync("ms c 1\r\nx\r\n", "SERVER_ERROR replica is read-only\r\n");
         await reader.RoundTripAsync("flush_all\r\n", "SERVER_ERROR replica is read-only\r\n");
         await reader.RoundTripAsync("get c\r\n", "END\r\n");
+        using (var binary = await replica.ConnectAsync())
+        {
+            await binary.SendAsync(Cairn.Tests.Binary.BinaryFrames.Request(Cairn.Protocol.Binary.BinaryOpcode.Set, "c", Cairn.Tests.Binary.BinaryFrames.StoreExtras(0), "x", opaque: 7));
+            Cairn.Tests.Binary.BinaryFrames.AssertResponse(
+                Cairn.Tests.Binary.BinaryFrames.Response(Cairn.Protocol.Binary.BinaryOpcode.Set, 0x05, 7, value: "replica is read-only"),
+                await binary.ReadResponseAsync());
+        }
 
         var stats = await StatsAsync(reader);
         Assert.Equal("replica", stats["role"]);
