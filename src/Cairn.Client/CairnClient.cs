@@ -13,7 +13,12 @@ public sealed class CairnClient : IAsyncDisposable
     // memcached reads TTLs above 30 days as absolute Unix times.
     private const long MaxRelativeTtlSeconds = 60 * 60 * 24 * 30;
     private const int MaxKeyLength = 250;
+
+    /// <summary>What a Cairn replica answers to a write; the server's words, so a refusal is recognised exactly.</summary>
+    private const string ReadOnlyReplica = "SERVER_ERROR replica is read-only";
     private readonly ServerNode[] _nodes;
+    private readonly bool _followPrimary;
+    private ServerNode? _primary;
     private readonly KetamaRing _ring;
     private readonly TimeSpan _timeout;
     private readonly TimeProvider _time;
@@ -45,6 +50,7 @@ public sealed class CairnClient : IAsyncDisposable
         _ring = KetamaRing.Create(_nodes.Select(n => (n.Host, n.Port)).ToArray(), options.Ketama);
         _timeout = options.OperationTimeout;
         _time = time;
+        _followPrimary = options.FollowPrimary;
     }
 
     /// <summary>The servers, as <c>host:port</c>, in configured order.</summary>
@@ -178,11 +184,13 @@ public sealed class CairnClient : IAsyncDisposable
     public Task<ulong?> DecrementAsync(string key, ulong delta = 1, ulong? initialValue = null, TimeSpan? ttl = null, CancellationToken cancellationToken = default) =>
         ArithmeticAsync(key, delta, true, initialValue, ttl, cancellationToken);
 
-    /// <summary>Invalidates every item on every server (<c>flush_all</c>).</summary>
+    /// <summary>Invalidates every item on every server (<c>flush_all</c>); with <see cref="CairnClientOptions.FollowPrimary"/>, on the primary, whose replicas follow it.</summary>
     public async Task FlushAsync(CancellationToken cancellationToken = default)
     {
         var payload = "flush_all\r\n"u8.ToArray();
-        var replies = _nodes.Select(n => SendToNodeAsync(n, payload, ReplyShape.Line, cancellationToken)).ToArray();
+        var replies = _followPrimary
+            ? [SendToPrimaryAsync(payload, ReplyShape.Line, cancellationToken)]
+            : _nodes.Select(n => SendToNodeAsync(n, payload, ReplyShape.Line, cancellationToken)).ToArray();
         foreach (var reply in await Task.WhenAll(replies))
         {
             if (reply.Code != "OK")
@@ -294,7 +302,64 @@ public sealed class CairnClient : IAsyncDisposable
     }
 
     private Task<Reply> SendAsync(string key, byte[] payload, ReplyShape shape, CancellationToken cancellationToken) =>
-        SendToNodeAsync(_nodes[_ring.GetServer(Encoding.UTF8.GetBytes(key))], payload, shape, cancellationToken);
+        _followPrimary
+            ? SendToPrimaryAsync(payload, shape, cancellationToken)
+            : SendToNodeAsync(_nodes[_ring.GetServer(Encoding.UTF8.GetBytes(key))], payload, shape, cancellationToken);
+
+    private async Task<Reply> SendToPrimaryAsync(byte[] payload, ReplyShape shape, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            var primary = Volatile.Read(ref _primary) ?? await FindPrimaryAsync(cancellationToken);
+            try
+            {
+                return await SendToNodeAsync(primary, payload, shape, cancellationToken);
+            }
+            catch (CairnProtocolException refused) when (refused.Message.EndsWith(ReadOnlyReplica, StringComparison.Ordinal))
+            {
+                // A former primary: it applied nothing, so asking the new one is safe.
+                Interlocked.CompareExchange(ref _primary, null, primary);
+                if (attempt > 0)
+                {
+                    throw;
+                }
+            }
+            catch (System.Net.Sockets.SocketException) when (attempt == 0)
+            {
+                // Could not connect, so nothing was sent.
+                Interlocked.CompareExchange(ref _primary, null, primary);
+            }
+            catch (IOException)
+            {
+                // Sent, perhaps applied: not retried, but the next request looks for the primary again.
+                Interlocked.CompareExchange(ref _primary, null, primary);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Asks every server its role; the first that says primary is used until it stops being one.</summary>
+    private async Task<ServerNode> FindPrimaryAsync(CancellationToken cancellationToken)
+    {
+        var payload = "stats replication\r\n"u8.ToArray();
+        foreach (var node in _nodes)
+        {
+            try
+            {
+                var reply = await SendToNodeAsync(node, payload, ReplyShape.UntilEnd, cancellationToken);
+                if (reply.Lines?.Contains("STAT role primary") == true)
+                {
+                    Volatile.Write(ref _primary, node);
+                    return node;
+                }
+            }
+            catch (Exception unreachable) when (unreachable is System.Net.Sockets.SocketException or IOException or TimeoutException or CairnProtocolException)
+            {
+            }
+        }
+
+        throw new CairnProtocolException($"none of {string.Join(", ", _nodes.Select(n => n.Name))} says it is the primary");
+    }
 
     private async Task<Reply> SendToNodeAsync(ServerNode node, byte[] payload, ReplyShape shape, CancellationToken cancellationToken)
     {

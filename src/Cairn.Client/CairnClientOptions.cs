@@ -15,6 +15,15 @@ public sealed class CairnClientOptions
     /// <summary>Connections kept open to each server; concurrent callers pipeline over them.</summary>
     public int ConnectionsPerServer { get; set; } = 2;
 
+    /// <summary>
+    /// When true, <see cref="Servers"/> are one Cairn primary and its replicas rather than shards: every request goes to
+    /// the server whose <c>stats replication</c> says <c>role primary</c>. After a failover the client looks again, on
+    /// the first write a former primary refuses (<c>replica is read-only</c>) or the first server it cannot reach, and
+    /// retries that one request once; a request whose connection broke after it was sent is not retried, since it
+    /// may have been applied.
+    /// </summary>
+    public bool FollowPrimary { get; set; }
+
     /// <summary>Which libmemcached key placement to reproduce when there are several servers.</summary>
     public KetamaMode Ketama { get; set; } = KetamaMode.Ketama;
 }
