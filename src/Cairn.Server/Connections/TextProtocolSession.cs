@@ -519,6 +519,14 @@ public sealed class TextProtocolSession : IProtocolSession
             return StepResult.Done;
         }
 
+        // No chains: two nodes each told to follow the other (a failover done in the wrong order) would ship each
+        // other's full resyncs back and forth and wipe both. A replica asking here keeps retrying until this node leads.
+        if (replication.State.IsReplica)
+        {
+            WriteServerError(output, "this node is a replica; replicate from its primary");
+            return StepResult.Done;
+        }
+
         var requestedId = Encoding.ASCII.GetString(command.Tokens[1]);
         var remote = Connection?.Remote;
         var stopping = _context.Stopping;

@@ -29,43 +29,30 @@ public sealed class ReplicationControl : IAsyncDisposable
     public ReplicationPrimary Primary { get; }
 
     /// <summary>Follows the primary at host:port from now on (stopping any previous link first).</summary>
-    public async Task FollowAsync(string host, int port)
+    public Task FollowAsync(string host, int port) => ExclusivelyAsync(async () =>
     {
-        await _gate.WaitAsync();
-        try
-        {
-            await StopFollowingAsync();
-            var link = new ReplicaLink(host, port);
-            State.Link = link;
-            _follower = new ReplicaFollower(_durable, _dataDirectory, link, _log);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+        await StopFollowingAsync();
+        var link = new ReplicaLink(host, port);
+        State.Link = link;
+        _follower = new ReplicaFollower(_durable, _dataDirectory, link, _log);
+    });
 
     /// <summary>"replicaof no one": stop following and take writes, starting this node's own history.</summary>
-    public async Task PromoteAsync()
+    public Task PromoteAsync() => ExclusivelyAsync(async () =>
     {
-        await _gate.WaitAsync();
-        try
-        {
-            await StopFollowingAsync();
-            ReplicationIdentity.ForgetReplicaPosition(_dataDirectory);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+        await StopFollowingAsync();
+        ReplicationIdentity.ForgetReplicaPosition(_dataDirectory);
+    });
 
-    public async ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync() => await ExclusivelyAsync(StopFollowingAsync);
+
+    /// <summary>One change of role at a time: a promotion racing a replicaof must not leave two followers.</summary>
+    private async Task ExclusivelyAsync(Func<Task> change)
     {
         await _gate.WaitAsync();
         try
         {
-            await StopFollowingAsync();
+            await change();
         }
         finally
         {

@@ -52,15 +52,16 @@ public sealed class ClientFollowsPrimaryTests : IDisposable
             Assert.Equal("VALUE before 0 1\r\n1\r\nEND\r\n", seen);
         }
 
+        // A failover in the right order: promote the replica, then point the old primary at it.
+        using (var promote = await second.ConnectAsync())
+        {
+            await promote.RoundTripAsync("replicaof no one\r\n", "OK\r\n");
+        }
+
         using (var direct = await first.ConnectAsync())
         {
             await direct.RoundTripAsync("get before\r\n", "VALUE before 0 1\r\n1\r\nEND\r\n");
             await direct.RoundTripAsync($"replicaof 127.0.0.1 {second.Port}\r\n", "OK\r\n");
-        }
-
-        using (var promote = await second.ConnectAsync())
-        {
-            await promote.RoundTripAsync("replicaof no one\r\n", "OK\r\n");
         }
 
         // The old primary now refuses the write; the client finds the new primary and retries there once.

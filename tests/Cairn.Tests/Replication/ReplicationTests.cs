@@ -236,6 +236,15 @@ public sealed class ReplicationTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_replica_does_not_serve_replicate_so_two_nodes_cannot_follow_each_other()
+    {
+        await using var primary = await StartPrimaryAsync();
+        await using var replica = await StartReplicaAsync(primary.Port);
+        using var other = await replica.ConnectAsync();
+        await other.RoundTripAsync("replicate - 0\r\n", "SERVER_ERROR this node is a replica; replicate from its primary\r\n");
+    }
+
     private Task<TestServer> StartPrimaryAsync() => TestServer.StartAsync(options => options.DataDirectory = _primaryDirectory);
 
     private Task<TestServer> StartReplicaAsync(int primaryPort, bool replicaOfEnabled = false) => TestServer.StartAsync(options =>
