@@ -26,7 +26,6 @@ public sealed class CairnServer : IAsyncDisposable
 
     private readonly DurableStore? _durability;
     private IdleConnectionReaper? _idleReaper;
-    private MemoryReclaimer? _memoryReclaimer;
 
     private CairnServer(WebApplication app, ServerContext context, IItemStore store, DurableStore? durability)
     {
@@ -208,8 +207,6 @@ public sealed class CairnServer : IAsyncDisposable
             _idleReaper = new IdleConnectionReaper(Context);
         }
 
-        _memoryReclaimer = new MemoryReclaimer(Context);
-
         Context.Listeners = [.. endPoints, .. Context.Options.UnixSocketPath is null ? Array.Empty<EndPoint?>() : [null]];
         if (Context.Options.UnixSocketPath is { } socketPath && OperatingSystem.IsLinux())
         {
@@ -230,7 +227,6 @@ public sealed class CairnServer : IAsyncDisposable
 
         _disposed = true;
         _idleReaper?.Dispose();
-        _memoryReclaimer?.Dispose();
         await _app.DisposeAsync();
 
         // Connections are gone; write and sync what the log still holds before the memory goes.
