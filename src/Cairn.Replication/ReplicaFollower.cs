@@ -9,8 +9,9 @@ namespace Cairn.Replication;
 /// <summary>
 /// A replica's side: connects to the primary, asks to continue from the position its own disk holds, applies every
 /// shipped record through the recovery code (which also logs it here), and saves its position once those records are
-/// durable locally. A lost link is retried every half second. Records failing their CRC end the link (and are never
-/// applied); the next connection resumes from the last applied record.
+/// durable locally. Once records are durable here it acknowledges them to the primary (which may be waiting for that
+/// with --sync-replicas). A lost link is retried every half second. Records failing their CRC end the link (and are
+/// never applied); the next connection resumes from the last applied record.
 /// </summary>
 public sealed class ReplicaFollower : IAsyncDisposable
 {
@@ -23,13 +24,18 @@ public sealed class ReplicaFollower : IAsyncDisposable
     private readonly Action<string>? _log;
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
+    private readonly string? _nodeId;
+    private readonly SemaphoreSlim _applied = new(0);
+    private int _acknowledgementWanted;
+    private volatile bool _inSnapshot;
 
-    public ReplicaFollower(DurableStore durable, string dataDirectory, ReplicaLink link, Action<string>? log)
+    public ReplicaFollower(DurableStore durable, string dataDirectory, ReplicaLink link, Action<string>? log, string? nodeId = null)
     {
         _durable = durable;
         _dataDirectory = dataDirectory;
         _link = link;
         _log = log;
+        _nodeId = nodeId;
         var (id, sequence) = ReplicationIdentity.LoadReplicaPosition(dataDirectory);
         _link.ReplicationId = id;
         _link.AppliedSequence = sequence;
@@ -88,7 +94,7 @@ public sealed class ReplicaFollower : IAsyncDisposable
         using var interrupt = stopping.Register(socket.Dispose);
         socket.Connect(_link.Host, _link.Port);
         using var stream = new NetworkStream(socket, ownsSocket: false);
-        stream.Write(ReplicationFrames.Request(_link.ReplicationId, _link.AppliedSequence));
+        stream.Write(ReplicationFrames.Request(_link.ReplicationId, _link.AppliedSequence, _nodeId));
         using var reader = new BufferedStream(stream, 256 * 1024);
         var answer = ReadLine(reader).Split(' ');
         bool full = answer is ["FULLRESYNC", _, _];
@@ -98,17 +104,38 @@ public sealed class ReplicaFollower : IAsyncDisposable
         }
 
         _link.Connected = true;
-        _link.ReplicationId = answer[1];
+        _inSnapshot = full;
         if (full)
         {
             _log?.Invoke($"replication: full resync from {_link.Host}:{_link.Port} (replication id {answer[1]})");
+            ForkKeeper.KeepAsideBeforeFullResync(_durable, _dataDirectory, _link.ReplicationId, _log);
             ReplicationIdentity.ForgetReplicaPosition(_dataDirectory);
             _durable.ResetForFullResync();
             _link.AppliedSequence = 0;
         }
 
-        bool inSnapshot = full;
-        long lastSave = Environment.TickCount64;
+        _link.ReplicationId = answer[1];
+        using var linkDone = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        var acknowledging = Task.Run(() => AcknowledgeAsync(socket, linkDone.Token), CancellationToken.None);
+        try
+        {
+            Receive(reader);
+        }
+        finally
+        {
+            linkDone.Cancel();
+            try
+            {
+                acknowledging.GetAwaiter().GetResult();
+            }
+            catch (Exception error) when (error is OperationCanceledException or SocketException or ObjectDisposedException or LogWriteException)
+            {
+            }
+        }
+    }
+
+    private void Receive(BufferedStream reader)
+    {
         var header = new byte[LogRecords.HeaderSize];
         var number = new byte[8];
         var record = new byte[64 * 1024];
@@ -141,8 +168,9 @@ public sealed class ReplicaFollower : IAsyncDisposable
                     break;
                 case ReplicationFrames.SnapshotEnd:
                     reader.ReadExactly(number);
-                    inSnapshot = false;
                     _link.AppliedSequence = BinaryPrimitives.ReadUInt64LittleEndian(number);
+                    _inSnapshot = false;
+                    WantAcknowledgement();
                     break;
                 case ReplicationFrames.Heartbeat:
                     reader.ReadExactly(number);
@@ -151,12 +179,46 @@ public sealed class ReplicaFollower : IAsyncDisposable
                 default:
                     throw new InvalidDataException($"an unknown frame kind {kind}");
             }
+        }
+    }
 
-            // Saved only once the records are durable here, so a restart never skips one; re-applying some is harmless.
-            if (!inSnapshot && Environment.TickCount64 - lastSave >= SavePositionInterval.TotalMilliseconds)
+    private void WantAcknowledgement()
+    {
+        if (Interlocked.Exchange(ref _acknowledgementWanted, 1) == 0)
+        {
+            _applied.Release();
+        }
+    }
+
+    /// <summary>
+    /// Tells the primary, after each group of records is durable here, the last of them it holds; and saves that position
+    /// (at most every 50 ms) so a restart never skips a record (re-applying some is harmless). Runs beside the
+    /// receiving thread, so the wait for this node's log overlaps the next records arriving.
+    /// </summary>
+    private async Task AcknowledgeAsync(Socket socket, CancellationToken linkDone)
+    {
+        var frame = new byte[ReplicationFrames.AcknowledgementSize];
+        frame[0] = ReplicationFrames.Acknowledgement;
+        long lastSave = 0;
+        ulong saved = 0;
+        while (true)
+        {
+            await _applied.WaitAsync(linkDone);
+            Volatile.Write(ref _acknowledgementWanted, 0);
+            if (_inSnapshot)
             {
-                _durable.WaitForDurableAsync(stopping).AsTask().GetAwaiter().GetResult();
-                ReplicationIdentity.SaveReplicaPosition(_dataDirectory, _link.ReplicationId!, _link.AppliedSequence);
+                continue;
+            }
+
+            // Read before waiting: everything applied through it is already appended to this node's log.
+            var applied = _link.AppliedSequence;
+            await _durable.WaitForDurableAsync(linkDone);
+            BinaryPrimitives.WriteUInt64LittleEndian(frame.AsSpan(1), applied);
+            await socket.SendAsync(frame, SocketFlags.None, linkDone);
+            if (applied != saved && Environment.TickCount64 - lastSave >= SavePositionInterval.TotalMilliseconds)
+            {
+                ReplicationIdentity.SaveReplicaPosition(_dataDirectory, _link.ReplicationId!, applied);
+                saved = applied;
                 lastSave = Environment.TickCount64;
             }
         }
@@ -177,6 +239,8 @@ public sealed class ReplicaFollower : IAsyncDisposable
             {
                 _link.PrimarySequence = record.Sequence;
             }
+
+            WantAcknowledgement();
         }
     }
 

@@ -10,7 +10,8 @@ namespace Cairn.Replication;
 /// "FULLRESYNC &lt;replid&gt; &lt;covers&gt;", and from then on sends frames, each a kind byte and its body:
 /// 'L' a log record, 'S' a snapshot record (full resync only), each as its on-disk bytes with their CRC;
 /// 'E' the snapshot ended (8 bytes: the sequence it covers through); 'H' a heartbeat (8 bytes: the primary's last
-/// written sequence), sent when the primary has had nothing else to say for a while.
+/// written sequence), sent when the primary has had nothing else to say for a while. The replica sends back only
+/// 'A' frames (8 bytes: the last primary sequence it holds durably under its own fsync policy).
 /// </summary>
 public static class ReplicationFrames
 {
@@ -18,12 +19,16 @@ public static class ReplicationFrames
     public const byte SnapshotRecord = (byte)'S';
     public const byte SnapshotEnd = (byte)'E';
     public const byte Heartbeat = (byte)'H';
+    public const byte Acknowledgement = (byte)'A';
+    public const int AcknowledgementSize = 9;
 
     /// <summary>What a replica with no history sends in place of a replication id.</summary>
     public const string NoHistory = "-";
 
-    public static byte[] Request(string? replicationId, ulong afterSequence) =>
-        Encoding.ASCII.GetBytes($"replicate {replicationId ?? NoHistory} {afterSequence}\r\n");
+    public static byte[] Request(string? replicationId, ulong afterSequence, string? nodeId = null) =>
+        Encoding.ASCII.GetBytes(nodeId is null
+            ? $"replicate {replicationId ?? NoHistory} {afterSequence}\r\n"
+            : $"replicate {replicationId ?? NoHistory} {afterSequence} {nodeId}\r\n");
 
     public static void WriteRecord(IBufferWriter<byte> output, byte kind, ReadOnlySpan<byte> record)
     {

@@ -14,7 +14,17 @@ public sealed class ReplicationState
     public ReplicationState(string primaryId)
     {
         PrimaryId = primaryId;
+        Acknowledgements = new ReplicaAcknowledgements(() => _replicas.Values);
     }
+
+    /// <summary>Where batches wait for --sync-replicas.</summary>
+    public ReplicaAcknowledgements Acknowledgements { get; }
+
+    /// <summary>
+    /// True when a coordinator names which replicas count towards --sync-replicas (the in-sync set); otherwise
+    /// every connected replica counts.
+    /// </summary>
+    public bool ReplicasDesignated { get; set; }
 
     /// <summary>This node's own history id: what replicas of it follow.</summary>
     public string PrimaryId { get; }
@@ -32,28 +42,60 @@ public sealed class ReplicationState
 
     internal void CountResync(bool full) => Interlocked.Increment(ref full ? ref _fullResyncs : ref _partialResyncs);
 
-    internal ConnectedReplica AddReplica(EndPoint? remote)
+    internal ConnectedReplica AddReplica(EndPoint? remote, string? nodeId)
     {
-        var replica = new ConnectedReplica(Interlocked.Increment(ref _nextReplica), remote);
+        var replica = new ConnectedReplica(Interlocked.Increment(ref _nextReplica), remote, this) { NodeId = nodeId, Counts = !ReplicasDesignated };
         _replicas[replica.Id] = replica;
         return replica;
     }
 
-    internal void RemoveReplica(ConnectedReplica replica) => _replicas.TryRemove(replica.Id, out _);
+    internal void RemoveReplica(ConnectedReplica replica)
+    {
+        _replicas.TryRemove(replica.Id, out _);
+        Acknowledgements.Changed();
+    }
 }
 
-/// <summary>A replica streaming from this node, and the last sequence sent to it.</summary>
-public sealed class ConnectedReplica(long id, EndPoint? remote)
+/// <summary>A replica streaming from this node: the last sequence sent to it and the last it holds durably.</summary>
+public sealed class ConnectedReplica(long id, EndPoint? remote, ReplicationState state)
 {
     private long _sent;
+    private long _acknowledged = -1;
+    private volatile bool _counts;
 
     public long Id { get; } = id;
 
     public EndPoint? Remote { get; } = remote;
 
+    /// <summary>The node id the replica announced (with --etcd), else null.</summary>
+    public string? NodeId { get; internal set; }
+
     public ulong SentSequence => (ulong)Interlocked.Read(ref _sent);
 
+    /// <summary>The last primary sequence the replica reported as durable under its own fsync policy.</summary>
+    public ulong AcknowledgedSequence => (ulong)Math.Max(0, Interlocked.Read(ref _acknowledged));
+
+    /// <summary>False until the replica's first acknowledgement (it is still in a full resync, or just connected).</summary>
+    public bool HasAcknowledged => Interlocked.Read(ref _acknowledged) >= 0;
+
+    /// <summary>Whether its acknowledgements count towards --sync-replicas.</summary>
+    public bool Counts
+    {
+        get => _counts;
+        set
+        {
+            _counts = value;
+            state.Acknowledgements.Changed();
+        }
+    }
+
     internal void Sent(ulong sequence) => Interlocked.Exchange(ref _sent, (long)sequence);
+
+    internal void Acknowledged(ulong sequence)
+    {
+        Interlocked.Exchange(ref _acknowledged, (long)sequence);
+        state.Acknowledgements.Changed();
+    }
 }
 
 /// <summary>This replica's side of the link: whom it follows and how far it has got.</summary>

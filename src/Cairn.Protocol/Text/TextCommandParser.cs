@@ -102,8 +102,8 @@ public static class TextCommandParser
                 command.Kind = TextCommandKind.Compact;
                 break;
             case TextCommandKind.Replicate or TextCommandKind.ReplicaOf:
-                // Both take exactly two arguments; what they mean is checked where they run.
-                if (tokens.Count != 4)
+                // Both take two arguments (replicate a third: the replica's node id); what they mean is checked where they run.
+                if (tokens.Count != 4 && !(kind == TextCommandKind.Replicate && tokens.Count == 5))
                 {
                     command.Refuse(TextReplies.Error);
                     break;

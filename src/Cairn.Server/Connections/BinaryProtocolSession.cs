@@ -69,11 +69,13 @@ public sealed class BinaryProtocolSession : IProtocolSession
 
     public bool TakeWritesPending() => Gate.TakeWritesPending();
 
+    public HeldReplies? HeldReplies => Gate.Held;
+
     /// <summary>No binary command waits on anything (there is no binary compact).</summary>
     /// <summary>The only thing a binary connection ever waits for: the delay after a failed SASL attempt.</summary>
     private Task? _pendingDelay;
 
-    public async Task CompletePendingAsync(PipeWriter output)
+    public async Task CompletePendingAsync(PipeReader input, PipeWriter output)
     {
         var delay = _pendingDelay ?? Task.CompletedTask;
         _pendingDelay = null;
@@ -106,6 +108,7 @@ public sealed class BinaryProtocolSession : IProtocolSession
             }
 
             var step = ProcessOne(ref buffer, in header, output);
+            Gate.EndCommand();
             if (step != Step.Done)
             {
                 return step switch
@@ -303,7 +306,7 @@ public sealed class BinaryProtocolSession : IProtocolSession
         {
             // As memcached: a failed overwrite must not leave the old value behind.
             var head = HeadSpan(buffer.Slice(BinaryHeader.Size, header.ExtrasLength + header.KeyLength));
-            if (!Gate.TryDropOldValueOfOversizedSet(_store, head[header.ExtrasLength..], out var refusal))
+            if (!Gate.TryDropOldValueOfOversizedSet(_store, head[header.ExtrasLength..], out var refusal, header.Opcode, header.Opaque))
             {
                 WriteRefusal(output, in header, refusal);
                 return;
@@ -695,7 +698,7 @@ public sealed class BinaryProtocolSession : IProtocolSession
     /// </summary>
     private bool RefusedByLog(IBufferWriter<byte> output, in BinaryHeader header)
     {
-        if (Gate.TryAdmit(out var refusal))
+        if (Gate.TryAdmit(out var refusal, header.Opcode, header.Opaque))
         {
             return false;
         }
@@ -727,9 +730,7 @@ public sealed class BinaryProtocolSession : IProtocolSession
         return _headScratch.AsSpan(0, (int)head.Length);
     }
 
-    public void Dispose()
-    {
-    }
+    public void Dispose() => Gate.Held?.Dispose();
 
     /// <summary>Writes a hit as a get response while the store holds the item still.</summary>
     private readonly struct ItemWriter(IBufferWriter<byte> output, BinaryOpcode opcode, uint opaque, bool withKey) : IItemVisitor

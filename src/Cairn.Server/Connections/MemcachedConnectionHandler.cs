@@ -121,7 +121,8 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
             info.State = "conn_parse_cmd";
             var buffer = result.Buffer;
             var available = buffer.Length;
-            var outcome = session.Process(ref buffer, output);
+            var held = session.HeldReplies;
+            var outcome = session.Process(ref buffer, held ?? output);
             totals.Add(Counter.BytesRead, available - buffer.Length);
 
             if (outcome is BatchOutcome.FlushAndContinue or BatchOutcome.AwaitOperation)
@@ -133,13 +134,20 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
                 input.AdvanceTo(buffer.Start, buffer.End);
             }
 
-            // The acknowledgement barrier: replies to this batch's writes leave only once the log holds them.
+            // The acknowledgement barrier: replies to this batch's writes leave only once the log holds them
+            // (and, with replication confirming writes, the replicas and the lease too).
+            string? refusal = null;
             if (durability is not null && session.TakeWritesPending())
             {
                 info.State = "conn_io_queue"; // memcached's name for waiting on queued I/O: here, the log
+                var batchEnd = durability.Log.LastAppendedSequence;
                 try
                 {
                     await durability.WaitForDurableAsync();
+                    if (held is { HasWrites: true })
+                    {
+                        refusal = await context.Replication!.ConfirmAsync(batchEnd);
+                    }
                 }
                 catch (LogWriteException error)
                 {
@@ -150,6 +158,7 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
                 }
             }
 
+            held?.ReleaseTo(output, refusal);
             if (!await FlushAsync(output, info, totals))
             {
                 return;
@@ -158,7 +167,7 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
             if (outcome == BatchOutcome.AwaitOperation)
             {
                 info.State = "conn_io_pending";
-                await session.CompletePendingAsync(output);
+                await session.CompletePendingAsync(input, output);
                 if (!await FlushAsync(output, info, totals))
                 {
                     return;
@@ -210,6 +219,9 @@ public interface IProtocolSession : IDisposable
     /// <summary>Reads and clears whether the batch wrote, so its replies must wait for the log.</summary>
     bool TakeWritesPending();
 
+    /// <summary>Where the session writes while writes need confirming beyond the local log (replicas, leadership); else null.</summary>
+    HeldReplies? HeldReplies { get; }
+
     /// <summary>Finishes the operation a request started when <see cref="Process"/> answered <see cref="BatchOutcome.AwaitOperation"/>.</summary>
-    Task CompletePendingAsync(PipeWriter output);
+    Task CompletePendingAsync(PipeReader input, PipeWriter output);
 }

@@ -78,14 +78,16 @@ public sealed class TextProtocolSession : IProtocolSession
 
     public bool TakeWritesPending() => Gate.TakeWritesPending();
 
+    public HeldReplies? HeldReplies => Gate.Held;
+
     /// <summary>The wait after a failed ascii auth: it answers nothing of its own.</summary>
     private Task? _pendingDelay;
 
     /// <summary>A replication stream this connection turned into: it writes to the connection until it ends.</summary>
-    private Func<PipeWriter, Task>? _pendingStream;
+    private Func<PipeReader, PipeWriter, Task>? _pendingStream;
 
     /// <summary>Awaits the operation a command started (compact) and writes its reply.</summary>
-    public async Task CompletePendingAsync(PipeWriter output)
+    public async Task CompletePendingAsync(PipeReader input, PipeWriter output)
     {
         if (_pendingDelay is { } delay)
         {
@@ -97,7 +99,7 @@ public sealed class TextProtocolSession : IProtocolSession
         if (_pendingStream is { } stream)
         {
             _pendingStream = null;
-            await stream(output);
+            await stream(input, output);
             return;
         }
 
@@ -160,6 +162,7 @@ public sealed class TextProtocolSession : IProtocolSession
             }
 
             var step = ProcessOne(ref buffer, output);
+            Gate.EndCommand();
             if (step != StepResult.Done)
             {
                 return step switch
@@ -504,7 +507,7 @@ public sealed class TextProtocolSession : IProtocolSession
         return StepResult.Done;
     }
 
-    /// <summary>"replicate &lt;replid&gt; &lt;sequence&gt;": from here this connection carries the log to a replica.</summary>
+    /// <summary>"replicate &lt;replid&gt; &lt;sequence&gt; [node-id]": from here this connection carries the log to a replica.</summary>
     private StepResult StartReplicationStream(ref TextCommand command, IBufferWriter<byte> output)
     {
         if (_context.Replication is not { } replication)
@@ -528,9 +531,10 @@ public sealed class TextProtocolSession : IProtocolSession
         }
 
         var requestedId = Encoding.ASCII.GetString(command.Tokens[1]);
-        var remote = Connection?.Remote;
+        var nodeId = command.Tokens.Count == 5 ? Encoding.ASCII.GetString(command.Tokens[3]) : null;
+        var request = new Cairn.Replication.ReplicationRequest(requestedId, sequence, nodeId, Connection?.Remote);
         var stopping = _context.Stopping;
-        _pendingStream = stream => replication.Primary.StreamAsync(stream, requestedId, sequence, remote, stopping);
+        _pendingStream = (input, stream) => replication.Primary.StreamAsync(input, stream, request, stopping);
         return StepResult.AwaitOperation;
     }
 
@@ -781,7 +785,11 @@ public sealed class TextProtocolSession : IProtocolSession
         }
     }
 
-    public void Dispose() => ReleaseLineScratch();
+    public void Dispose()
+    {
+        ReleaseLineScratch();
+        Gate.Held?.Dispose();
+    }
 
     /// <summary>Returned flags each meta reply may carry (the rest are ignored, as memcached does).</summary>
     private const string GetReturns = "Ockfstlh";

@@ -8,6 +8,12 @@ namespace Cairn.Server.Connections;
 /// </summary>
 public sealed class WriteGate(Hosting.ServerContext context)
 {
+    /// <summary>Where the session writes its replies while writes need confirming by replicas or by etcd; else null.</summary>
+    public HeldReplies? Held { get; } = context.Replication?.ConfirmsWrites == true ? new HeldReplies() : null;
+
+    /// <summary>The session finished a command: a write it began has its whole reply now.</summary>
+    public void EndCommand() => Held?.EndCommand();
+
     /// <summary>Set when the batch ran a command that may have changed what a restart sees.</summary>
     public bool WritesPending { get; private set; }
 
@@ -23,7 +29,12 @@ public sealed class WriteGate(Hosting.ServerContext context)
     public const string ReadOnlyReplica = "replica is read-only";
 
     /// <summary>True when the write may go ahead (and the batch now waits for the log); else the reason to answer with.</summary>
-    public bool TryAdmit(out string refusal)
+    public bool TryAdmit(out string refusal) => TryAdmit(out refusal, binary: false, default, 0);
+
+    /// <summary>A binary request's admission: its opcode and opaque let a refused confirmation answer it in its own frame.</summary>
+    public bool TryAdmit(out string refusal, Cairn.Protocol.Binary.BinaryOpcode opcode, uint opaque) => TryAdmit(out refusal, binary: true, opcode, opaque);
+
+    private bool TryAdmit(out string refusal, bool binary, Cairn.Protocol.Binary.BinaryOpcode opcode, uint opaque)
     {
         if (context.Replication?.State.IsReplica == true)
         {
@@ -41,6 +52,7 @@ public sealed class WriteGate(Hosting.ServerContext context)
         if (durability.IsAcceptingWrites)
         {
             WritesPending = true;
+            Held?.BeginWrite(binary, opcode, opaque);
             refusal = "";
             return true;
         }
@@ -53,9 +65,16 @@ public sealed class WriteGate(Hosting.ServerContext context)
     /// As memcached, a set refused for its size must not leave the key's old value behind; that removal is a write
     /// like any other. Returns false (nothing removed) when the log refuses it.
     /// </summary>
-    public bool TryDropOldValueOfOversizedSet(IItemStore store, ReadOnlySpan<byte> key, out string refusal)
+    public bool TryDropOldValueOfOversizedSet(IItemStore store, ReadOnlySpan<byte> key, out string refusal) =>
+        TryDropOldValueOfOversizedSet(store, key, out refusal, binary: false, default, 0);
+
+    /// <inheritdoc cref="TryDropOldValueOfOversizedSet(IItemStore, ReadOnlySpan{byte}, out string)"/>
+    public bool TryDropOldValueOfOversizedSet(IItemStore store, ReadOnlySpan<byte> key, out string refusal, Cairn.Protocol.Binary.BinaryOpcode opcode, uint opaque) =>
+        TryDropOldValueOfOversizedSet(store, key, out refusal, binary: true, opcode, opaque);
+
+    private bool TryDropOldValueOfOversizedSet(IItemStore store, ReadOnlySpan<byte> key, out string refusal, bool binary, Cairn.Protocol.Binary.BinaryOpcode opcode, uint opaque)
     {
-        if (!TryAdmit(out refusal))
+        if (!TryAdmit(out refusal, binary, opcode, opaque))
         {
             return false;
         }

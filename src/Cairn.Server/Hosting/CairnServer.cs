@@ -77,7 +77,7 @@ public sealed class CairnServer : IAsyncDisposable
             context = new ServerContext(store, options, time, durability);
             if (durability is not null)
             {
-                context.Replication = new ReplicationControl(durability, options.DataDirectory, time, report);
+                context.Replication = new ReplicationControl(durability, options, time, report);
             }
         }
         catch

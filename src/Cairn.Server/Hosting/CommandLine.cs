@@ -92,6 +92,28 @@ public static class CommandLine
                     options.ReplicaOf = Value();
                     _ = ParseHostPort(options.ReplicaOf, arg);
                     break;
+                case "sync-replicas":
+                    options.SyncReplicas = ParseInt(Value(), arg, 0, 16);
+                    break;
+                case "sync-timeout":
+                    options.SyncTimeout = TimeSpan.FromMilliseconds(ParseInt(Value(), arg, 1, 3_600_000));
+                    break;
+                case "etcd":
+                    options.EtcdEndpoints = Value();
+                    break;
+                case "cluster":
+                    options.ClusterName = Value();
+                    break;
+                case "node-id":
+                    options.NodeId = Value();
+                    break;
+                case "advertise":
+                    options.Advertise = Value();
+                    _ = ParseHostPort(options.Advertise, arg);
+                    break;
+                case "lease-ttl":
+                    options.LeaseTtlSeconds = ParseInt(Value(), arg, 2, 600);
+                    break;
                 case "max-get-line":
                     var getLine = ParseSize(Value(), arg, defaultUnit: 1);
                     if (getLine < 2048 || getLine > 1024L * 1024 * 1024)
@@ -247,8 +269,55 @@ public static class CommandLine
             throw new CommandLineException("--replica-of needs the log: a replica applies and keeps what it is shipped (drop --no-persist)");
         }
 
+        CheckReplication(options);
         CheckAuthentication(options, protocolGiven);
         return options;
+    }
+
+    private static void CheckReplication(ServerOptions options)
+    {
+        if (options.SyncReplicas > 0 && !options.Persist)
+        {
+            throw new CommandLineException("--sync-replicas needs the log: replicas are shipped what it holds (drop --no-persist)");
+        }
+
+        if (options.EtcdEndpoints is null)
+        {
+            if (options.ClusterName is not null || options.NodeId is not null || options.Advertise is not null)
+            {
+                throw new CommandLineException("--cluster, --node-id and --advertise go with --etcd URL: give the etcd endpoints too");
+            }
+
+            return;
+        }
+
+        if (!options.Persist)
+        {
+            throw new CommandLineException("--etcd needs the log: a node that may be elected must hold every acknowledged write (drop --no-persist)");
+        }
+
+        if (options.ReplicaOf is not null)
+        {
+            throw new CommandLineException("--replica-of and --etcd both choose the primary: give one (with --etcd the elected leader is followed)");
+        }
+
+        foreach (var url in options.EtcdEndpoints.Split(','))
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            {
+                throw new CommandLineException($"--etcd {url}: give http://host:port URLs, comma separated");
+            }
+        }
+
+        if (options.ClusterName is null || options.NodeId is null || options.Advertise is null)
+        {
+            throw new CommandLineException("--etcd needs --cluster NAME, --node-id ID and --advertise HOST:PORT as well");
+        }
+
+        if (options.NodeId.Any(c => char.IsWhiteSpace(c) || c == '/'))
+        {
+            throw new CommandLineException($"--node-id '{options.NodeId}': use a name without spaces or slashes");
+        }
     }
 
     /// <summary>memcached's limits on -I, checked once -m is known too, in memcached's words with the fix added.</summary>
@@ -336,6 +405,11 @@ public static class CommandLine
             --max-get-line=<n>    longest multi-key get line buffered per connection (default: 2m)
             --replica-of=<h:p>    follow that primary from the start, read-only (see README: Replication)
             --enable-replicaof    allow the "replicaof" command (off: a client could repoint the server)
+            --sync-replicas=<n>   acknowledge a write only once n replicas hold it too (default: 0)
+            --sync-timeout=<ms>   how long writes wait for those replicas before an error (default: 1000)
+            --etcd=<urls>         elect the primary through etcd (http://host:port, comma separated);
+                                  needs --cluster=<name>, --node-id=<id>, --advertise=<host:port>
+            --lease-ttl=<s>       the leader's etcd lease in seconds (default: 5)
         -M, --disable-evictions   refuse writes when memory is full (the default)
             --evict               evict least recently used items when full (cache mode)
         -f, --slab-growth-factor  chunk size growth factor (default: 1.25)

@@ -5,28 +5,85 @@ namespace Cairn.Server.Hosting;
 
 /// <summary>
 /// The server's replication seam: the state "stats replication" reads, the primary's streamer the "replicate" command
-/// hands a connection to, and the follower --replica-of and "replicaof" start and stop. Null without a persistent log.
+/// hands a connection to, the follower --replica-of and "replicaof" start and stop, and the confirmation a batch of
+/// writes needs beyond the local log before it is acknowledged. Null without a persistent log.
 /// </summary>
 public sealed class ReplicationControl : IAsyncDisposable
 {
+    /// <summary>What a batch's writes are answered when its replicas did not confirm them in time.</summary>
+    public const string NotEnoughReplicas = "not enough replicas";
+
     private readonly DurableStore _durable;
     private readonly string _dataDirectory;
     private readonly Action<string>? _log;
+    private readonly TimeProvider _time;
+    private readonly int _syncReplicas;
+    private readonly TimeSpan _syncTimeout;
+    private readonly string? _nodeId;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private ReplicaFollower? _follower;
+    private long _confirmed;
+    private long _unconfirmed;
 
-    public ReplicationControl(DurableStore durable, string dataDirectory, TimeProvider time, Action<string>? log)
+    public ReplicationControl(DurableStore durable, ServerOptions options, TimeProvider time, Action<string>? log)
     {
         _durable = durable;
-        _dataDirectory = dataDirectory;
+        _dataDirectory = options.DataDirectory;
         _log = log;
-        State = new ReplicationState(ReplicationIdentity.LoadOrCreatePrimaryId(dataDirectory));
-        Primary = new ReplicationPrimary(durable, State, time);
+        _time = time;
+        _syncReplicas = options.SyncReplicas;
+        _syncTimeout = options.SyncTimeout;
+        _nodeId = options.NodeId;
+        State = new ReplicationState(ReplicationIdentity.LoadOrCreatePrimaryId(_dataDirectory));
+        Primary = new ReplicationPrimary(durable, State, time, log);
     }
 
     public ReplicationState State { get; }
 
     public ReplicationPrimary Primary { get; }
+
+    /// <summary>
+    /// Something that may forbid acknowledging writes even when the replicas hold them: with --etcd, a primary whose
+    /// lease may have lapsed. Null without a coordinator.
+    /// </summary>
+    public IWriteFence? Fence { get; set; }
+
+    /// <summary>Whether a batch's writes need confirming beyond the local log (so sessions hold their replies).</summary>
+    public bool ConfirmsWrites => _syncReplicas > 0 || Fence is not null;
+
+    public int SyncReplicas => _syncReplicas;
+
+    /// <summary>Batches whose writes were confirmed by replicas (and the lease), and those answered with an error instead.</summary>
+    public (long Confirmed, long Unconfirmed) Confirmations => (Interlocked.Read(ref _confirmed), Interlocked.Read(ref _unconfirmed));
+
+    /// <summary>
+    /// Null once the records through <paramref name="sequence"/> (already durable here) are held by --sync-replicas
+    /// replicas and this node may still acknowledge; else the reason its writes are answered with instead.
+    /// </summary>
+    public async ValueTask<string?> ConfirmAsync(ulong sequence)
+    {
+        if (Fence is { } fence && fence.RefusalReason is { } fenced)
+        {
+            Interlocked.Increment(ref _unconfirmed);
+            return fenced;
+        }
+
+        if (!await State.Acknowledgements.WaitAsync(sequence, _syncReplicas, _syncTimeout, _time))
+        {
+            Interlocked.Increment(ref _unconfirmed);
+            return NotEnoughReplicas;
+        }
+
+        // The lease may have lapsed while the replicas were being waited for.
+        if (Fence is { } after && after.RefusalReason is { } lapsed)
+        {
+            Interlocked.Increment(ref _unconfirmed);
+            return lapsed;
+        }
+
+        Interlocked.Increment(ref _confirmed);
+        return null;
+    }
 
     /// <summary>Follows the primary at host:port from now on (stopping any previous link first).</summary>
     public Task FollowAsync(string host, int port) => ExclusivelyAsync(async () =>
@@ -34,7 +91,7 @@ public sealed class ReplicationControl : IAsyncDisposable
         await StopFollowingAsync();
         var link = new ReplicaLink(host, port);
         State.Link = link;
-        _follower = new ReplicaFollower(_durable, _dataDirectory, link, _log);
+        _follower = new ReplicaFollower(_durable, _dataDirectory, link, _log, _nodeId);
     });
 
     /// <summary>"replicaof no one": stop following and take writes, starting this node's own history.</summary>
@@ -70,4 +127,11 @@ public sealed class ReplicationControl : IAsyncDisposable
 
         State.Link = null;
     }
+}
+
+/// <summary>What stops a node acknowledging writes it has made durable: for a primary under etcd, a lease it may have lost.</summary>
+public interface IWriteFence
+{
+    /// <summary>Null while acknowledging is safe; else the reason the batch's writes are answered with.</summary>
+    string? RefusalReason { get; }
 }

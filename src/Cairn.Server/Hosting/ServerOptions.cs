@@ -66,6 +66,30 @@ public sealed class ServerOptions
     /// <summary>--replica-of HOST:PORT: follow that primary from the start (read-only until "replicaof no one").</summary>
     public string? ReplicaOf { get; set; }
 
+    /// <summary>
+    /// --sync-replicas N: a batch's replies leave only once N replicas also hold its records durably (0: only the
+    /// local log). With --etcd, the N replicas are the in-sync set the cluster may elect from.
+    /// </summary>
+    public int SyncReplicas { get; set; }
+
+    /// <summary>--sync-timeout MS: how long a batch waits for its replicas before its writes are answered with an error.</summary>
+    public TimeSpan SyncTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>--etcd URL[,URL...]: coordinate leadership and failover through etcd; null: failover is manual.</summary>
+    public string? EtcdEndpoints { get; set; }
+
+    /// <summary>--cluster NAME: the etcd key prefix shared by one primary and its replicas.</summary>
+    public string? ClusterName { get; set; }
+
+    /// <summary>--node-id ID: this node's name in the cluster (stable across restarts).</summary>
+    public string? NodeId { get; set; }
+
+    /// <summary>--advertise HOST:PORT: where the others (replicas and clients) reach this node.</summary>
+    public string? Advertise { get; set; }
+
+    /// <summary>--lease-ttl SECONDS: the leader's etcd lease; a failed primary is replaced about this long after it stops.</summary>
+    public int LeaseTtlSeconds { get; set; } = 5;
+
     /// <summary>--data-dir: where the log lives.</summary>
     public string DataDirectory { get; set; } = "./data";
 

@@ -232,10 +232,18 @@ public sealed class StatsReporter(ServerContext context)
             yield return ("lag_records", Num((long)link.LagRecords));
         }
 
+        var (confirmed, unconfirmed) = replication.Confirmations;
+        yield return ("sync_replicas", Num(replication.SyncReplicas));
+        yield return ("sync_confirmed_batches", Num(confirmed));
+        yield return ("sync_unconfirmed_batches", Num(unconfirmed));
         yield return ("connected_replicas", Num(state.Replicas.Count));
+        var last = context.Durability?.Log.LastWrittenSequence ?? 0;
         foreach (var replica in state.Replicas.OrderBy(r => r.Id))
         {
-            yield return ($"replica{replica.Id}", $"addr={replica.Remote},sent_sequence={replica.SentSequence}");
+            var acknowledged = replica.AcknowledgedSequence;
+            yield return ($"replica{replica.Id}", string.Create(CultureInfo.InvariantCulture,
+                $"addr={replica.Remote},node={replica.NodeId ?? "-"},sent_sequence={replica.SentSequence},ack_sequence={(replica.HasAcknowledged ? acknowledged.ToString(CultureInfo.InvariantCulture) : "-")}," +
+                $"lag_records={(last > acknowledged ? last - acknowledged : 0)},counts={(replica.Counts ? "yes" : "no")}"));
         }
     }
 

@@ -22,6 +22,34 @@ public sealed partial class AppendLog
     private bool _rewriteUnsynced;
     private int _attemptsWhileClosing;
 
+    private TaskCompletionSource _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _writtenAwaited;
+
+    /// <summary>
+    /// Completes once the writer has written a record after <paramref name="sequence"/> (at once if it already has), so a
+    /// replication stream sleeps until there is something to ship instead of polling. Costs the writer nothing while
+    /// nobody waits.
+    /// </summary>
+    public Task WhenWrittenAfter(ulong sequence)
+    {
+        var written = Volatile.Read(ref _written);
+        Interlocked.Exchange(ref _writtenAwaited, 1);
+        return LastWrittenSequence > sequence ? Task.CompletedTask : written.Task;
+    }
+
+    private void SignalWritten()
+    {
+        // The exchange is a full fence after the sequence was published: a waiter either sees the new sequence or
+        // its flag is seen here, so none sleeps through a write.
+        if (Interlocked.Exchange(ref _writtenAwaited, 0) == 0)
+        {
+            return;
+        }
+
+        var done = Interlocked.Exchange(ref _written, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        done.TrySetResult();
+    }
+
     private void WriterLoop()
     {
         try
@@ -206,7 +234,8 @@ public sealed partial class AppendLog
 
         _current.Length += length;
         Interlocked.Add(ref _logBytes, length);
-        _lastWrittenSequence = lastSequence;
+        Volatile.Write(ref _lastWrittenSequence, lastSequence);
+        SignalWritten();
         Interlocked.Increment(ref _groupCommits);
         Interlocked.Add(ref _recordsWritten, records);
         if (records > Interlocked.Read(ref _maxRecordsPerCommit))

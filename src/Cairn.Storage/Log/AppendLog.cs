@@ -160,6 +160,9 @@ public sealed partial class AppendLog : IDisposable
         }
     }
 
+    /// <summary>The sequence of the last record appended (not necessarily written yet): what a batch's replicas must reach.</summary>
+    public ulong LastAppendedSequence => Volatile.Read(ref _lastSequence);
+
     /// <summary>The sequence of the last record the writer has written to its segment (what a log tail can read).</summary>
     public ulong LastWrittenSequence => Volatile.Read(ref _lastWrittenSequence);
 
