@@ -200,7 +200,7 @@ public sealed class ReplicaFollower : IAsyncDisposable
         var frame = new byte[ReplicationFrames.AcknowledgementSize];
         frame[0] = ReplicationFrames.Acknowledgement;
         long lastSave = 0;
-        ulong saved = 0;
+        ulong? saved = null;
         while (true)
         {
             await _applied.WaitAsync(linkDone);

@@ -26,8 +26,14 @@ public static class ReplicationIdentity
             }
         }
 
+        return CreatePrimaryId(dataDirectory);
+    }
+
+    /// <summary>A new history: written before the node takes its first write under it.</summary>
+    public static string CreatePrimaryId(string dataDirectory)
+    {
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20));
-        WriteDurably(path, id + "\n");
+        WriteDurably(Path.Combine(dataDirectory, PrimaryIdFile), id + "\n");
         return id;
     }
 

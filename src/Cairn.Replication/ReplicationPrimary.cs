@@ -38,7 +38,15 @@ public sealed class ReplicationPrimary(DurableStore durable, ReplicationState st
             log?.Invoke($"replication: replica {request.NodeId ?? request.Remote?.ToString()} holds history {request.ReplicationId}, not this primary's; sending a full resync");
         }
 
-        using var tail = LogTail.Open(durable.Log, request.AfterSequence, forceFullResync: !sameHistory);
+        var full = !sameHistory || request.AfterSequence > durable.Log.LastWrittenSequence || LogTail.WouldNeedFullResync(durable.Log, request.AfterSequence);
+        if (full)
+        {
+            // A full resync ships the live items as one fresh snapshot and the tail after it, not the log's whole history
+            // (which holds every earlier resync this node received and would grow with each failover).
+            await durable.CompactAsync(stopping);
+        }
+
+        using var tail = LogTail.Open(durable.Log, request.AfterSequence, forceFullResync: full);
         state.CountResync(tail.FullResync);
         var header = tail.FullResync ? $"FULLRESYNC {state.PrimaryId} {tail.SnapshotCovers}\r\n" : $"CONTINUE {state.PrimaryId}\r\n";
         output.Write(Encoding.ASCII.GetBytes(header));
@@ -51,6 +59,11 @@ public sealed class ReplicationPrimary(DurableStore durable, ReplicationState st
         }
         catch (OperationCanceledException)
         {
+        }
+        catch (LogTailGapException gap)
+        {
+            // The replica reconnects, finds its position compacted away, and is sent a full resync.
+            log?.Invoke($"replication: stream to {request.NodeId ?? request.Remote?.ToString()} ended: {gap.Message}");
         }
         finally
         {

@@ -13,7 +13,7 @@ public sealed class ReplicationState
 
     public ReplicationState(string primaryId)
     {
-        PrimaryId = primaryId;
+        _primaryId = primaryId;
         Acknowledgements = new ReplicaAcknowledgements(() => _replicas.Values);
     }
 
@@ -26,8 +26,10 @@ public sealed class ReplicationState
     /// </summary>
     public bool ReplicasDesignated { get; set; }
 
-    /// <summary>This node's own history id: what replicas of it follow.</summary>
-    public string PrimaryId { get; }
+    /// <summary>This node's own history id: what replicas of it follow (a promotion starts a new one).</summary>
+    public string PrimaryId { get => Volatile.Read(ref _primaryId); set => Volatile.Write(ref _primaryId, value); }
+
+    private string _primaryId;
 
     /// <summary>Set while this node follows a primary; writes from clients are then refused.</summary>
     public volatile ReplicaLink? Link;

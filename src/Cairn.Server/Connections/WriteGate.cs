@@ -36,10 +36,19 @@ public sealed class WriteGate(Hosting.ServerContext context)
 
     private bool TryAdmit(out string refusal, bool binary, Cairn.Protocol.Binary.BinaryOpcode opcode, uint opaque)
     {
-        if (context.Replication?.State.IsReplica == true)
+        if (context.Replication is { } replication)
         {
-            refusal = ReadOnlyReplica;
-            return false;
+            if (replication.State.IsReplica)
+            {
+                refusal = ReadOnlyReplica;
+                return false;
+            }
+
+            if (replication.Fence?.RefusalReason is { } fenced)
+            {
+                refusal = "writes refused: " + fenced;
+                return false;
+            }
         }
 
         var durability = context.Durability;

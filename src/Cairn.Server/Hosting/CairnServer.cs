@@ -78,6 +78,15 @@ public sealed class CairnServer : IAsyncDisposable
             if (durability is not null)
             {
                 context.Replication = new ReplicationControl(durability, options, time, report);
+                if (options.EtcdEndpoints is { } etcd)
+                {
+                    context.Replication.Coordinator = new Cairn.Replication.Failover.FailoverCoordinator(
+                        new Cairn.Replication.Failover.EtcdCluster(etcd, options.ClusterName!),
+                        context.Replication,
+                        new Cairn.Replication.Failover.FailoverOptions(options.NodeId!, options.Advertise!, options.LeaseTtlSeconds, options.SyncReplicas, options.SyncTimeout),
+                        time,
+                        report);
+                }
             }
         }
         catch
@@ -202,6 +211,9 @@ public sealed class CairnServer : IAsyncDisposable
 
         EndPoints = endPoints;
         TlsEndPoints = tlsEndPoints;
+
+        // Listening first: once elected, replicas must be able to connect at once.
+        Context.Replication?.Coordinator?.Start();
         if (Context.Options.IdleTimeoutSeconds > 0)
         {
             _idleReaper = new IdleConnectionReaper(Context);

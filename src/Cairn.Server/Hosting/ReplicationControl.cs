@@ -8,7 +8,7 @@ namespace Cairn.Server.Hosting;
 /// hands a connection to, the follower --replica-of and "replicaof" start and stop, and the confirmation a batch of
 /// writes needs beyond the local log before it is acknowledged. Null without a persistent log.
 /// </summary>
-public sealed class ReplicationControl : IAsyncDisposable
+public sealed class ReplicationControl : IReplicationRole, IAsyncDisposable
 {
     /// <summary>What a batch's writes are answered when its replicas did not confirm them in time.</summary>
     public const string NotEnoughReplicas = "not enough replicas";
@@ -42,11 +42,16 @@ public sealed class ReplicationControl : IAsyncDisposable
 
     public ReplicationPrimary Primary { get; }
 
+    public ulong LastAppendedSequence => _durable.Log.LastAppendedSequence;
+
     /// <summary>
     /// Something that may forbid acknowledging writes even when the replicas hold them: with --etcd, a primary whose
     /// lease may have lapsed. Null without a coordinator.
     /// </summary>
-    public IWriteFence? Fence { get; set; }
+    public IWriteFence? Fence => Coordinator;
+
+    /// <summary>With --etcd: elections, the sync set, and the lease that fences this node's acknowledgements.</summary>
+    public Cairn.Replication.Failover.FailoverCoordinator? Coordinator { get; set; }
 
     /// <summary>Whether a batch's writes need confirming beyond the local log (so sessions hold their replies).</summary>
     public bool ConfirmsWrites => _syncReplicas > 0 || Fence is not null;
@@ -94,14 +99,31 @@ public sealed class ReplicationControl : IAsyncDisposable
         _follower = new ReplicaFollower(_durable, _dataDirectory, link, _log, _nodeId);
     });
 
-    /// <summary>"replicaof no one": stop following and take writes, starting this node's own history.</summary>
+    /// <summary>
+    /// "replicaof no one": stop following and take writes under a new replication id, so whoever held this node's
+    /// old history (an old primary returning, with a tail nobody acknowledged) cannot continue from it by mistake.
+    /// </summary>
     public Task PromoteAsync() => ExclusivelyAsync(async () =>
     {
+        var wasFollowing = _follower is not null;
         await StopFollowingAsync();
         ReplicationIdentity.ForgetReplicaPosition(_dataDirectory);
+        if (wasFollowing)
+        {
+            State.PrimaryId = ReplicationIdentity.CreatePrimaryId(_dataDirectory);
+            _log?.Invoke($"replication: promoted to primary with replication id {State.PrimaryId} at sequence {LastAppendedSequence}");
+        }
     });
 
-    public async ValueTask DisposeAsync() => await ExclusivelyAsync(StopFollowingAsync);
+    public async ValueTask DisposeAsync()
+    {
+        if (Coordinator is { } coordinator)
+        {
+            await coordinator.DisposeAsync();
+        }
+
+        await ExclusivelyAsync(StopFollowingAsync);
+    }
 
     /// <summary>One change of role at a time: a promotion racing a replicaof must not leave two followers.</summary>
     private async Task ExclusivelyAsync(Func<Task> change)
@@ -127,11 +149,4 @@ public sealed class ReplicationControl : IAsyncDisposable
 
         State.Link = null;
     }
-}
-
-/// <summary>What stops a node acknowledging writes it has made durable: for a primary under etcd, a lease it may have lost.</summary>
-public interface IWriteFence
-{
-    /// <summary>Null while acknowledging is safe; else the reason the batch's writes are answered with.</summary>
-    string? RefusalReason { get; }
 }

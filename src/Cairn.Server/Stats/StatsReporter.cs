@@ -217,7 +217,11 @@ public sealed class StatsReporter(ServerContext context)
         }
 
         var state = replication.State;
-        yield return ("role", state.IsReplica ? "replica" : "primary");
+        var coordinator = replication.Coordinator;
+
+        // "candidate": under etcd, not following and not (or no longer surely) elected; it takes no writes. A load
+        // balancer looks for "primary", so a primary cut off from etcd drops out of its pool when it stops acknowledging.
+        yield return ("role", state.IsReplica ? "replica" : coordinator is { RefusalReason: not null } ? "candidate" : "primary");
         yield return ("replication_id", state.PrimaryId);
         yield return ("log_last_sequence", Num((long)(context.Durability?.Log.LastWrittenSequence ?? 0)));
         yield return ("full_resyncs", Num(state.FullResyncs));
@@ -230,6 +234,14 @@ public sealed class StatsReporter(ServerContext context)
             yield return ("applied_sequence", Num((long)link.AppliedSequence));
             yield return ("primary_sequence", Num((long)link.PrimarySequence));
             yield return ("lag_records", Num((long)link.LagRecords));
+        }
+
+        if (coordinator is not null)
+        {
+            yield return ("etcd_leader", coordinator.KnownLeader is { } leader ? $"{leader.NodeId}@{leader.Advertise}" : "-");
+            yield return ("etcd_sync_set", coordinator.KnownSyncSet?.Format() ?? "-");
+            yield return ("etcd_lease_held", coordinator.Leading && coordinator.RefusalReason is null ? "yes" : "no");
+            yield return ("etcd_lease_margin_ms", Num((long)coordinator.LeaseMargin.TotalMilliseconds));
         }
 
         var (confirmed, unconfirmed) = replication.Confirmations;

@@ -3,6 +3,9 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Cairn.Storage.Log;
 
+/// <summary>The records after a tail's position are no longer in the log: the reader must start over.</summary>
+public sealed class LogTailGapException(string message) : IOException(message);
+
 /// <summary>
 /// Reads the live log's records in order from a position, following it as it grows: what a primary ships to a
 /// replica. Starting after sequence S it reads the log segments from the one holding S + 1; when S is older than the
@@ -38,6 +41,14 @@ public sealed class LogTail : IDisposable
 
     /// <summary>The sequence of the last log record handed out (snapshot records do not count).</summary>
     public ulong Position { get; private set; }
+
+    /// <summary>Whether a reader after <paramref name="afterSequence"/> would have to start over (the position was compacted away).</summary>
+    public static bool WouldNeedFullResync(AppendLog log, ulong afterSequence)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        var segments = log.LiveSegments();
+        return segments.Count > 0 && segments[0].IsSnapshot && afterSequence < ReadHeader(segments[0].Path).PreviousSequence;
+    }
 
     public static LogTail Open(AppendLog log, ulong afterSequence, bool forceFullResync = false)
     {
@@ -134,17 +145,32 @@ public sealed class LogTail : IDisposable
                 return false;
             }
 
-            OpenSegment(next.Id, next.Path, isSnapshot: false);
+            OpenContinuing(next.Id, next.Path);
         }
 
         // No log segment yet held the position: look again, one may have been created since.
         var first = _log.LiveSegments().Where(s => !s.IsSnapshot).OrderBy(s => s.Id).FirstOrDefault();
         if (first.Path is not null)
         {
-            OpenSegment(first.Id, first.Path, isSnapshot: false);
+            OpenContinuing(first.Id, first.Path);
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Moves on to a log segment only if it continues from what was read: a compaction that removed the segments in
+    /// between (the reader held only the one it was in) would otherwise make the reader skip their records unseen.
+    /// </summary>
+    private void OpenContinuing(ulong id, string path)
+    {
+        var previous = ReadHeader(path).PreviousSequence;
+        if (previous > Position)
+        {
+            throw new LogTailGapException($"the log was compacted past sequence {Position} while it was being read (the next segment starts after {previous}); start again from a full resync");
+        }
+
+        OpenSegment(id, path, isSnapshot: false);
     }
 
     public void Dispose()
