@@ -57,4 +57,29 @@ public class CommandLineTests
         var error = Assert.Throws<CommandLineException>(() => CommandLine.Parse(args));
         Assert.False(string.IsNullOrWhiteSpace(error.Message));
     }
+
+    [Fact]
+    public void Replication_flags_are_read()
+    {
+        var options = CommandLine.Parse(["--sync-replicas", "2", "--sync-timeout=250", "--etcd", "http://127.0.0.1:2379,http://127.0.0.1:2479",
+            "--cluster", "c1", "--node-id", "a", "--advertise", "127.0.0.1:11211", "--lease-ttl", "3"]);
+        Assert.Equal(2, options.SyncReplicas);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), options.SyncTimeout);
+        Assert.Equal(("c1", "a", "127.0.0.1:11211", 3), (options.ClusterName, options.NodeId, options.Advertise, options.LeaseTtlSeconds));
+    }
+
+    [Theory]
+    [InlineData("--etcd http://127.0.0.1:2379 --cluster c --node-id a", "--etcd needs --cluster NAME, --node-id ID and --advertise HOST:PORT")]
+    [InlineData("--cluster c --node-id a --advertise 127.0.0.1:1", "go with --etcd URL")]
+    [InlineData("--etcd 127.0.0.1:2379 --cluster c --node-id a --advertise 127.0.0.1:1", "--etcd 127.0.0.1:2379: give http://host:port URLs")]
+    [InlineData("--etcd http://h:1 --cluster c --node-id a/b --advertise 127.0.0.1:1", "without spaces or slashes")]
+    [InlineData("--etcd http://h:1 --cluster c --node-id a --advertise 127.0.0.1:1 --replica-of 127.0.0.1:2", "both choose the primary")]
+    [InlineData("--sync-replicas 1 --no-persist", "--sync-replicas needs the log")]
+    [InlineData("--sync-replicas 17", "--sync-replicas")]
+    [InlineData("--lease-ttl 1 --etcd http://h:1 --cluster c --node-id a --advertise 127.0.0.1:1", "--lease-ttl")]
+    public void Replication_flags_that_cannot_work_together_name_the_fix(string args, string words)
+    {
+        var error = Assert.Throws<CommandLineException>(() => CommandLine.Parse(args.Split(' ')));
+        Assert.Contains(words, error.Message, StringComparison.Ordinal);
+    }
 }
