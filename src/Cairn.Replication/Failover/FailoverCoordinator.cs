@@ -159,6 +159,9 @@ public sealed class FailoverCoordinator : IWriteFence, IAsyncDisposable
 
         StepDown($"{leader.NodeId} leads");
         await FollowAsync(leader);
+
+        // For "stats replication": whether this node may be elected next.
+        KnownSyncSet = await _cluster.ReadSyncSetAsync(stopping);
     }
 
     /// <summary>
