@@ -17,13 +17,11 @@ namespace Cairn.Server.Connections;
 /// read so far and answers each request into the output without waiting for I/O, so a pipelined batch
 /// (a run of quiet requests ended by a noop) is answered with one flush.
 /// </summary>
-public sealed class BinaryProtocolSession : IProtocolSession
+public sealed class BinaryProtocolSession : IProtocolSession, IRequestFramer
 {
     /// <summary>Room for the largest extras (255) and key (250) of one request when they straddle segments.</summary>
     private const int ExtrasAndKeyMax = 255 + BinaryHeader.MaxKeyLength;
 
-    /// <summary>Past this much unflushed output the batch pauses so one huge pipeline cannot buffer without bound.</summary>
-    private const int FlushThreshold = 256 * 1024;
 
     /// <summary>incr/decr's "expiration" extra that means: do not create a missing counter.</summary>
 
@@ -40,7 +38,6 @@ public sealed class BinaryProtocolSession : IProtocolSession
     /// <summary>Extras and key that straddle segments; allocated the first time that happens, so most connections never do.</summary>
     private byte[]? _headScratch;
     private ArrayBufferWriter<byte>? _statsScratch;
-    private long _swallowRemaining;
 
     public BinaryProtocolSession(ServerContext context, ConnectionInfo? connection = null)
     {
@@ -51,12 +48,14 @@ public sealed class BinaryProtocolSession : IProtocolSession
         _authenticated = !context.SaslRequired;
         Gate = new WriteGate(context);
         _items = new BinaryItemCommandExecutor(context, Counters);
+        _batch = new RequestBatch(Gate);
     }
 
     /// <summary>False under -S until SASL PLAIN succeeds on this connection.</summary>
     private bool _authenticated;
 
     private readonly BinaryItemCommandExecutor _items;
+    private readonly RequestBatch _batch;
 
     public ConnectionInfo? Connection { get; }
 
@@ -82,76 +81,38 @@ public sealed class BinaryProtocolSession : IProtocolSession
         await delay;
     }
 
-    public BatchOutcome Process(ref ReadOnlySequence<byte> buffer, PipeWriter output)
+    public BatchOutcome Process(ref ReadOnlySequence<byte> buffer, PipeWriter output) => _batch.Run(this, ref buffer, output);
+
+    RequestStep IRequestFramer.AnswerOne(ref ReadOnlySequence<byte> buffer, IBufferWriter<byte> output) =>
+        BinaryHeader.TryRead(buffer, out var header) ? ProcessOne(ref buffer, in header, output) : RequestStep.NeedMore;
+
+    void IRequestFramer.SwallowEnded(IBufferWriter<byte> output)
     {
-        while (true)
-        {
-            if (output.CanGetUnflushedBytes && output.UnflushedBytes > FlushThreshold)
-            {
-                return BatchOutcome.FlushAndContinue;
-            }
-
-            if (_swallowRemaining > 0)
-            {
-                var skip = Math.Min(_swallowRemaining, buffer.Length);
-                buffer = buffer.Slice(skip);
-                _swallowRemaining -= skip;
-                if (_swallowRemaining > 0)
-                {
-                    return BatchOutcome.NeedMoreData;
-                }
-            }
-
-            if (!BinaryHeader.TryRead(buffer, out var header))
-            {
-                return BatchOutcome.NeedMoreData;
-            }
-
-            var step = ProcessOne(ref buffer, in header, output);
-            Gate.EndCommand();
-            if (step != Step.Done)
-            {
-                return step switch
-                {
-                    Step.NeedMore => BatchOutcome.NeedMoreData,
-                    Step.AwaitOperation => BatchOutcome.AwaitOperation,
-                    _ => BatchOutcome.Close,
-                };
-            }
-        }
-    }
-
-    private enum Step
-    {
-        Done,
-        NeedMore,
-        Close,
-        AwaitOperation,
     }
 
     /// <summary>Answers one request if it is all here.</summary>
-    private Step ProcessOne(ref ReadOnlySequence<byte> buffer, in BinaryHeader header, IBufferWriter<byte> output)
+    private RequestStep ProcessOne(ref ReadOnlySequence<byte> buffer, in BinaryHeader header, IBufferWriter<byte> output)
     {
         var check = header.Check();
         if (!_authenticated && RefusedUnauthenticated(in header, check, output))
         {
-            return Step.Close;
+            return RequestStep.Close;
         }
 
         switch (check)
         {
             case FrameCheck.BadMagic:
                 // memcached drops a connection that loses the frame boundary without a word.
-                return Step.Close;
+                return RequestStep.Close;
             case FrameCheck.BodyTooShort:
                 BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.UnknownCommand, header.Opaque);
-                return Step.Close;
+                return RequestStep.Close;
             case FrameCheck.InvalidArguments:
                 BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.InvalidArguments, header.Opaque);
-                return Step.Close;
+                return RequestStep.Close;
             case FrameCheck.UnknownCommand:
                 SkipUnknown(ref buffer, in header, output);
-                return Step.Done;
+                return RequestStep.Done;
         }
 
         if (_context.SaslRequired && header.Opcode is BinaryOpcode.SaslListMechs or BinaryOpcode.SaslAuth or BinaryOpcode.SaslStep)
@@ -163,7 +124,7 @@ public sealed class BinaryProtocolSession : IProtocolSession
         {
             // SASL (no -S) and anything newer: answered, and the body skipped so the stream stays in sync.
             SkipUnknown(ref buffer, in header, output);
-            return Step.Done;
+            return RequestStep.Done;
         }
 
         var frameLength = BinaryHeader.Size + (long)header.TotalBodyLength;
@@ -175,19 +136,19 @@ public sealed class BinaryProtocolSession : IProtocolSession
                 var headLength = BinaryHeader.Size + header.ExtrasLength + header.KeyLength;
                 if (buffer.Length < headLength)
                 {
-                    return Step.NeedMore;
+                    return RequestStep.NeedMore;
                 }
 
                 RefuseTooLarge(buffer, in header, output);
                 buffer = buffer.Slice(headLength);
-                _swallowRemaining = header.ValueLength;
-                return Step.Done;
+                _batch.Swallow(header.ValueLength);
+                return RequestStep.Done;
             }
         }
 
         if (buffer.Length < frameLength)
         {
-            return Step.NeedMore;
+            return RequestStep.NeedMore;
         }
 
         var body = buffer.Slice(BinaryHeader.Size, header.TotalBodyLength);
@@ -198,7 +159,7 @@ public sealed class BinaryProtocolSession : IProtocolSession
             Connection.LastCommandUnixSeconds = _context.NowUnixSeconds;
         }
 
-        return Execute(in header, body, output) ? Step.Done : Step.Close;
+        return Execute(in header, body, output) ? RequestStep.Done : RequestStep.Close;
     }
 
     /// <summary>
@@ -218,7 +179,7 @@ public sealed class BinaryProtocolSession : IProtocolSession
     }
 
     /// <summary>SASL under -S, with memcached's framing checks: list mechanisms answers PLAIN; auth checks PLAIN; step always fails (PLAIN has one step).</summary>
-    private Step ProcessSasl(ref ReadOnlySequence<byte> buffer, in BinaryHeader header, IBufferWriter<byte> output)
+    private RequestStep ProcessSasl(ref ReadOnlySequence<byte> buffer, in BinaryHeader header, IBufferWriter<byte> output)
     {
         var opcode = header.Opcode;
         if (opcode == BinaryOpcode.SaslListMechs)
@@ -226,18 +187,18 @@ public sealed class BinaryProtocolSession : IProtocolSession
             if (header.ExtrasLength != 0 || header.KeyLength != 0 || header.TotalBodyLength != 0)
             {
                 BinaryResponseWriter.WriteError(output, opcode, BinaryStatus.InvalidArguments, header.Opaque);
-                return Step.Close;
+                return RequestStep.Close;
             }
 
             buffer = buffer.Slice(BinaryHeader.Size);
             BinaryResponseWriter.Write(output, opcode, BinaryStatus.NoError, header.Opaque, 0, default, default, SaslPlain.MechanismName);
-            return Step.Done;
+            return RequestStep.Done;
         }
 
         if (header.ExtrasLength != 0 || header.KeyLength == 0)
         {
             BinaryResponseWriter.WriteError(output, opcode, BinaryStatus.InvalidArguments, header.Opaque);
-            return Step.Close;
+            return RequestStep.Close;
         }
 
         if (header.KeyLength > SaslPlain.MaxMechanismLength || header.TotalBodyLength > MaxSaslBody)
@@ -245,15 +206,15 @@ public sealed class BinaryProtocolSession : IProtocolSession
             // Refused without buffering it; the body streams past so the next request is read in sync.
             BinaryResponseWriter.WriteError(output, opcode, BinaryStatus.InvalidArguments, header.Opaque);
             buffer = buffer.Slice(BinaryHeader.Size);
-            _swallowRemaining = header.TotalBodyLength;
-            return Step.Done;
+            _batch.Swallow(header.TotalBodyLength);
+            return RequestStep.Done;
         }
 
         var frameLength = BinaryHeader.Size + (long)header.TotalBodyLength;
         if (buffer.Length < frameLength)
         {
             // A body shorter than declared: wait for the rest, as memcached does; nothing is answered early.
-            return Step.NeedMore;
+            return RequestStep.NeedMore;
         }
 
         Span<byte> body = stackalloc byte[(int)header.TotalBodyLength];
@@ -285,18 +246,18 @@ public sealed class BinaryProtocolSession : IProtocolSession
             _pendingDelay = AuthThrottle.AfterFailure(_context);
             if (_pendingDelay is not null)
             {
-                return Step.AwaitOperation;
+                return RequestStep.AwaitOperation;
             }
         }
 
-        return Step.Done;
+        return RequestStep.Done;
     }
 
     private void SkipUnknown(ref ReadOnlySequence<byte> buffer, in BinaryHeader header, IBufferWriter<byte> output)
     {
         BinaryResponseWriter.WriteError(output, header.Opcode, BinaryStatus.UnknownCommand, header.Opaque);
         buffer = buffer.Slice(BinaryHeader.Size);
-        _swallowRemaining = header.TotalBodyLength;
+        _batch.Swallow(header.TotalBodyLength);
     }
 
     private void RefuseTooLarge(in ReadOnlySequence<byte> buffer, in BinaryHeader header, IBufferWriter<byte> output)

@@ -30,7 +30,7 @@ public enum BatchOutcome
 /// far, answers each request into the output, and never waits for I/O itself, so a whole pipelined
 /// batch is answered before the connection loop flushes once.
 /// </summary>
-public sealed class TextProtocolSession : IProtocolSession
+public sealed class TextProtocolSession : IProtocolSession, IRequestFramer
 {
     /// <summary>memcached closes a connection whose line has no newline within this many bytes...</summary>
     public const int MaxLineLength = 2048;
@@ -38,8 +38,6 @@ public sealed class TextProtocolSession : IProtocolSession
     /// <summary>...unless it is a multi-key get, which Cairn lets grow to --max-get-line (this by default) instead of without limit.</summary>
     public const int DefaultMaxMultiGetLineLength = 2 * 1024 * 1024;
 
-    /// <summary>Past this much unflushed output the batch pauses so one huge pipeline cannot buffer without bound.</summary>
-    private const int FlushThreshold = 256 * 1024;
 
     private readonly ServerContext _context;
     private readonly IItemStore _store;
@@ -49,7 +47,6 @@ public sealed class TextProtocolSession : IProtocolSession
     /// so an idle connection holds no buffer of its own.
     /// </summary>
     private byte[]? _lineScratch;
-    private long _swallowRemaining;
 
     /// <summary>memcached sends "object too large" only once the refused data has streamed past; so does Cairn.</summary>
     private bool _tooLargeReplyAfterSwallow;
@@ -62,10 +59,12 @@ public sealed class TextProtocolSession : IProtocolSession
         Connection = connection;
         _authenticated = !context.AsciiAuthRequired;
         Gate = new WriteGate(context);
+        _batch = new RequestBatch(Gate);
         _classic = new ClassicCommandExecutor(context, Counters);
         _meta = new MetaCommandExecutor(context, Counters);
     }
 
+    private readonly RequestBatch _batch;
     private readonly ClassicCommandExecutor _classic;
     private readonly MetaCommandExecutor _meta;
 
@@ -127,7 +126,7 @@ public sealed class TextProtocolSession : IProtocolSession
     {
         try
         {
-            return ProcessBatch(ref buffer, output);
+            return _batch.Run(this, ref buffer, output);
         }
         finally
         {
@@ -135,60 +134,18 @@ public sealed class TextProtocolSession : IProtocolSession
         }
     }
 
-    private BatchOutcome ProcessBatch(ref ReadOnlySequence<byte> buffer, PipeWriter output)
+    RequestStep IRequestFramer.AnswerOne(ref ReadOnlySequence<byte> buffer, IBufferWriter<byte> output) => ProcessOne(ref buffer, output);
+
+    void IRequestFramer.SwallowEnded(IBufferWriter<byte> output)
     {
-        while (true)
+        if (_tooLargeReplyAfterSwallow)
         {
-            if (output.CanGetUnflushedBytes && output.UnflushedBytes > FlushThreshold)
-            {
-                return BatchOutcome.FlushAndContinue;
-            }
-
-            if (_swallowRemaining > 0)
-            {
-                var skip = Math.Min(_swallowRemaining, buffer.Length);
-                buffer = buffer.Slice(skip);
-                _swallowRemaining -= skip;
-                if (_swallowRemaining > 0)
-                {
-                    return BatchOutcome.NeedMoreData;
-                }
-
-                if (_tooLargeReplyAfterSwallow)
-                {
-                    _tooLargeReplyAfterSwallow = false;
-                    TextResponseWriter.Write(output, TextReplies.ObjectTooLarge);
-                }
-            }
-
-            if (buffer.IsEmpty)
-            {
-                return BatchOutcome.NeedMoreData;
-            }
-
-            var step = ProcessOne(ref buffer, output);
-            Gate.EndCommand();
-            if (step != StepResult.Done)
-            {
-                return step switch
-                {
-                    StepResult.NeedMore => BatchOutcome.NeedMoreData,
-                    StepResult.AwaitOperation => BatchOutcome.AwaitOperation,
-                    _ => BatchOutcome.Close,
-                };
-            }
+            _tooLargeReplyAfterSwallow = false;
+            TextResponseWriter.Write(output, TextReplies.ObjectTooLarge);
         }
     }
 
-    private enum StepResult
-    {
-        Done,
-        NeedMore,
-        Close,
-        AwaitOperation,
-    }
-
-    private StepResult ProcessOne(ref ReadOnlySequence<byte> buffer, IBufferWriter<byte> output)
+    private RequestStep ProcessOne(ref ReadOnlySequence<byte> buffer, IBufferWriter<byte> output)
     {
         if (!_authenticated)
         {
@@ -200,10 +157,10 @@ public sealed class TextProtocolSession : IProtocolSession
         {
             if (buffer.Length > MaxLineLength && (!StartsLikeMultiGet(buffer) || buffer.Length > _context.Options.MaxGetLineLength))
             {
-                return StepResult.Close;
+                return RequestStep.Close;
             }
 
-            return StepResult.NeedMore;
+            return RequestStep.NeedMore;
         }
 
         var lineSequence = buffer.Slice(0, newline.Value);
@@ -223,7 +180,7 @@ public sealed class TextProtocolSession : IProtocolSession
 
         if (TextCommandParser.IsHttpRequestLine(line))
         {
-            return StepResult.Close;
+            return RequestStep.Close;
         }
 
         // Where a meta command's base64 key is decoded: it lives as long as the command, which ends in this frame.
@@ -243,8 +200,8 @@ public sealed class TextProtocolSession : IProtocolSession
         if (command.Kind == TextCommandKind.Invalid)
         {
             TextReplyWriter.Reply(output, command.ErrorReply, command.NoReply);
-            _swallowRemaining = command.SwallowLength;
-            return StepResult.Done;
+            _batch.Swallow(command.SwallowLength);
+            return RequestStep.Done;
         }
 
         return Execute(ref command, output);
@@ -254,12 +211,12 @@ public sealed class TextProtocolSession : IProtocolSession
     /// -Y's handshake, as memcached's try_read_command_asciiauth: a "set" line and its "user password" block
     /// authenticate; any other line is answered "unauthenticated"; a failure leaves the connection open to try again.
     /// </summary>
-    private StepResult ProcessAuthentication(ref ReadOnlySequence<byte> buffer, IBufferWriter<byte> output)
+    private RequestStep ProcessAuthentication(ref ReadOnlySequence<byte> buffer, IBufferWriter<byte> output)
     {
         var newline = buffer.PositionOf((byte)'\n');
         if (newline is null)
         {
-            return buffer.Length > MaxLineLength ? StepResult.Close : StepResult.NeedMore;
+            return buffer.Length > MaxLineLength ? RequestStep.Close : RequestStep.NeedMore;
         }
 
         var lineSequence = buffer.Slice(0, newline.Value);
@@ -274,7 +231,7 @@ public sealed class TextProtocolSession : IProtocolSession
         {
             buffer = rest;
             TextResponseWriter.Write(output, AsciiAuth.Unauthenticated);
-            return StepResult.Done;
+            return RequestStep.Done;
         }
 
         var blockLength = (long)length + 2;
@@ -284,19 +241,19 @@ public sealed class TextProtocolSession : IProtocolSession
             // connection waiting; whatever follows is read as lines, each answered "unauthenticated".
             buffer = rest;
             TextResponseWriter.Write(output, AsciiAuth.TokenTooLong);
-            return StepResult.Done;
+            return RequestStep.Done;
         }
 
         if (rest.Length < blockLength)
         {
-            return StepResult.NeedMore;
+            return RequestStep.NeedMore;
         }
 
         buffer = rest.Slice(blockLength);
         if (!IsCrlf(rest.Slice(length, 2)))
         {
             TextResponseWriter.Write(output, AsciiAuth.BadTermination);
-            return StepResult.Done;
+            return RequestStep.Done;
         }
 
         var block = rest.Slice(0, length);
@@ -313,15 +270,15 @@ public sealed class TextProtocolSession : IProtocolSession
                 _context.Log.AuthenticationFailed(Connection?.Id ?? 0, "ascii");
                 TextResponseWriter.Write(output, reply);
                 _pendingDelay = AuthThrottle.AfterFailure(_context);
-                return _pendingDelay is null ? StepResult.Done : StepResult.AwaitOperation;
+                return _pendingDelay is null ? RequestStep.Done : RequestStep.AwaitOperation;
             }
         }
 
         TextResponseWriter.Write(output, reply);
-        return StepResult.Done;
+        return RequestStep.Done;
     }
 
-    private StepResult ProcessStorage(ref ReadOnlySequence<byte> buffer, ReadOnlySequence<byte> rest, ref TextCommand command, IBufferWriter<byte> output)
+    private RequestStep ProcessStorage(ref ReadOnlySequence<byte> buffer, ReadOnlySequence<byte> rest, ref TextCommand command, IBufferWriter<byte> output)
     {
         var blockLength = (long)command.ByteCount + 2;
         var flags = command.Kind == TextCommandKind.MetaSet ? command.Meta.ClientFlags : command.Flags;
@@ -341,8 +298,8 @@ public sealed class TextProtocolSession : IProtocolSession
 
             _tooLargeReplyAfterSwallow = !command.NoReply && !refused;
             buffer = rest;
-            _swallowRemaining = blockLength;
-            return StepResult.Done;
+            _batch.Swallow(blockLength);
+            return RequestStep.Done;
         }
 
         if (command.BareNewlineEndsData && rest.Length > command.ByteCount && ByteAt(rest, command.ByteCount) == (byte)'\n')
@@ -352,7 +309,7 @@ public sealed class TextProtocolSession : IProtocolSession
         else if (rest.Length < blockLength)
         {
             // The line is parsed again once the data block is complete; that is cheaper than keeping state.
-            return StepResult.NeedMore;
+            return RequestStep.NeedMore;
         }
 
         buffer = rest.Slice(blockLength);
@@ -360,36 +317,36 @@ public sealed class TextProtocolSession : IProtocolSession
         if (!IsCrlf(terminator))
         {
             TextReplyWriter.Reply(output, TextReplies.BadDataChunk, command.NoReply);
-            return StepResult.Done;
+            return RequestStep.Done;
         }
 
         if (RefusedByLog(output, command.NoReply))
         {
-            return StepResult.Done;
+            return RequestStep.Done;
         }
 
         var data = rest.Slice(0, command.ByteCount);
         if (command.Kind == TextCommandKind.MetaSet)
         {
             _meta.Set(ref command, data, output);
-            return StepResult.Done;
+            return RequestStep.Done;
         }
 
         _classic.Store(ref command, data, output);
-        return StepResult.Done;
+        return RequestStep.Done;
     }
 
-    private StepResult Execute(ref TextCommand command, IBufferWriter<byte> output)
+    private RequestStep Execute(ref TextCommand command, IBufferWriter<byte> output)
     {
         if (command.Kind.Mutates() && RefusedByLog(output, command.NoReply))
         {
-            return StepResult.Done;
+            return RequestStep.Done;
         }
 
         // mg changes the item only when it touches (T) or vivifies (N).
         if (command.Kind == TextCommandKind.MetaGet && (command.Meta.Has('T') || command.Meta.Has('N')) && RefusedByLog(output, command.NoReply))
         {
-            return StepResult.Done;
+            return RequestStep.Done;
         }
 
         switch (command.Kind)
@@ -423,7 +380,7 @@ public sealed class TextProtocolSession : IProtocolSession
                 TextReplyWriter.Reply(output, TextReplies.Ok, command.NoReply);
                 break;
             case TextCommandKind.Quit:
-                return StepResult.Close;
+                return RequestStep.Close;
             case TextCommandKind.Stats:
                 _stats.Write(ref command.Tokens, output, Counters);
                 break;
@@ -451,49 +408,49 @@ public sealed class TextProtocolSession : IProtocolSession
                 if (_context.Durability is null)
                 {
                     TextResponseWriter.Write(output, TextReplies.PersistenceOff);
-                    return StepResult.Done;
+                    return RequestStep.Done;
                 }
 
                 _pendingOperation = _context.Durability.CompactAsync();
-                return StepResult.AwaitOperation;
+                return RequestStep.AwaitOperation;
             case TextCommandKind.Replicate:
                 return Await(ReplicationCommands.Replicate(_context, ref command, Connection?.Remote, output));
             case TextCommandKind.ReplicaOf:
                 return Await(ReplicationCommands.ReplicaOf(_context, ref command, output));
         }
 
-        return StepResult.Done;
+        return RequestStep.Done;
     }
 
     /// <summary>Leaves the connection waiting for what a command started, or carries on when it answered at once.</summary>
-    private StepResult Await(PendingWork? work)
+    private RequestStep Await(PendingWork? work)
     {
         if (work is not { } pending)
         {
-            return StepResult.Done;
+            return RequestStep.Done;
         }
 
         _pendingOperation = pending.Operation;
         _pendingStream = pending.Stream;
-        return StepResult.AwaitOperation;
+        return RequestStep.AwaitOperation;
     }
 
-    private StepResult ExecuteShutdown(ref TextCommand command, IBufferWriter<byte> output)
+    private RequestStep ExecuteShutdown(ref TextCommand command, IBufferWriter<byte> output)
     {
         if (!_context.Options.ShutdownCommandEnabled)
         {
             TextResponseWriter.Write(output, TextReplies.ShutdownNotEnabled);
-            return StepResult.Done;
+            return RequestStep.Done;
         }
 
         if (command.Tokens.Count == 2 || (command.Tokens.Count == 3 && command.Tokens[1].SequenceEqual("graceful"u8)))
         {
             _context.RequestShutdown();
-            return StepResult.Close;
+            return RequestStep.Close;
         }
 
         TextResponseWriter.Write(output, TextReplies.InvalidShutdownMode);
-        return StepResult.Done;
+        return RequestStep.Done;
     }
 
     /// <summary>
