@@ -6,7 +6,10 @@ Each server runs pinned to CPU 0 and `cairn bench` to CPU 1, on free loopback po
 A B B A ... (--runs each, at least 3), and the table shows medians and Cairn/memcached ratios of ops/s, p99
 and server CPU time per operation (from /proc; at pipeline 1 the load generator's core is the wall on a
 2-core box, so CPU per operation is what tells the servers apart).
-Usage: compare.py [--fsync everysec|always|no|off] [--runs 3] [--seconds 5] [--quick]
+With --loadgen memtier (the default when memtier_benchmark is found in $MEMTIER or on PATH) the load comes from
+memtier_benchmark 2.3.0 instead (a peer's load generator: `memcache_text`, one thread per 50 connections, the
+same ratio, keys, values and pipeline depth); `cairn bench` stays for what memtier cannot do (binary, meta).
+Usage: compare.py [--fsync everysec|always|no|off] [--runs 3] [--seconds 5] [--quick] [--loadgen auto|cairn|memtier]
 """
 import argparse, json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
 
@@ -50,10 +53,34 @@ def start(name, fsync, data_root):
     return proc, port
 
 
+def find_memtier():
+    candidate = os.environ.get("MEMTIER") or shutil.which("memtier_benchmark")
+    return candidate if candidate and os.access(candidate, os.X_OK) else None
+
+
+def memtier_load(memtier, port, workload, seconds):
+    """One memtier_benchmark run; returns the same fields `cairn bench --json` does."""
+    threads = max(1, workload["connections"] // 50)
+    with tempfile.NamedTemporaryFile(suffix=".json") as report:
+        subprocess.run(["taskset", "-c", "1", memtier, "-s", "127.0.0.1", "-p", str(port), "-P", "memcache_text",
+                        "--ratio", "1:10", "--key-maximum", "10000", "-d", str(workload["value"]),
+                        "--pipeline", str(workload["pipeline"]), "-t", str(threads), "-c", str(workload["connections"] // threads),
+                        "--test-time", str(seconds), "--hide-histogram", "--json-out-file", report.name],
+                       capture_output=True, text=True, timeout=seconds + 120, check=True)
+        totals = json.load(open(report.name))["ALL STATS"]["Totals"]
+    return {"ops": totals["Count"], "ops_per_second": totals["Ops/sec"],
+            "p99_us": totals["Percentile Latencies"]["p99.00"] * 1000, "errors": totals["Connection Errors"]}
+
+
 def run(name, workload, args, data_root):
     proc, port = start(name, args.fsync, data_root)
     try:
         before = cpu_seconds(proc.pid)
+        if args.memtier:
+            result = memtier_load(args.memtier, port, workload, args.seconds)
+            result["cpu_us_per_op"] = (cpu_seconds(proc.pid) - before) / max(result["ops"], 1) * 1e6
+            return result
+
         out = subprocess.run(["taskset", "-c", "1", CAIRN_CLI, "bench", "--server", f"127.0.0.1:{port}", "--json",
                               "--duration", str(args.seconds), "--ratio", "1:10", "--keys", "10000",
                               "--connections", str(workload["connections"]), "--pipeline", str(workload["pipeline"]),
@@ -74,7 +101,11 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="only pipeline 1, 50 connections, 100 bytes")
+    parser.add_argument("--loadgen", default="auto", choices=["auto", "cairn", "memtier"])
     args = parser.parse_args()
+    args.memtier = find_memtier() if args.loadgen != "cairn" else None
+    if args.loadgen == "memtier" and not args.memtier:
+        parser.error("--loadgen memtier: set MEMTIER to a memtier_benchmark binary (see ../shared/bench/peer-bench.sh for building it)")
     workloads = [{"pipeline": p, "connections": c, "value": v}
                  for p in (1, 16) for c in (50, 1000) for v in (100, 4096)]
     if args.quick:
@@ -98,7 +129,8 @@ def main():
         shutil.rmtree(data_root, ignore_errors=True)
 
     cairn_mode = "--no-persist" if args.fsync == "off" else f"--fsync {args.fsync}"
-    print(f"\ncairn bench --ratio 1:10 --keys 10000 --duration {args.seconds}; Cairn {cairn_mode} vs memcached -t 1; "
+    loadgen = "memtier_benchmark -P memcache_text" if args.memtier else "cairn bench"
+    print(f"\n{loadgen} --ratio 1:10 --keys 10000 --duration {args.seconds}; Cairn {cairn_mode} vs memcached -t 1; "
           f"server on CPU 0, bench on CPU 1; medians of {args.runs} runs each, interleaved")
     print("| pipeline | connections | value | Cairn ops/s | memcached ops/s | ops/s ratio | Cairn p99 | memcached p99 | p99 ratio | Cairn CPU/op | memcached CPU/op | CPU/op ratio |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
