@@ -163,6 +163,22 @@ public interface IMetaItemStore
 
     /// <summary>me: the item's metadata without touching or bumping it.</summary>
     bool TryInspect(ReadOnlySpan<byte> key, out ItemInspection inspection);
+
+    /// <summary>How many independently locked parts the index has; a key listing walks them one at a time.</summary>
+    int ShardCount { get; }
+
+    /// <summary>
+    /// Every live item of one shard with its metadata, under that shard's lock only, without touching or bumping
+    /// them: a listing of a large store holds up each key's other users for one shard's walk at most.
+    /// </summary>
+    void InspectShard<TVisitor>(int shard, ref TVisitor visitor)
+        where TVisitor : IItemInspectionVisitor, allows ref struct;
+}
+
+/// <summary>Receives each item a shard walk finds: its key, client flags and what "me" reports.</summary>
+public interface IItemInspectionVisitor
+{
+    void Visit(ReadOnlySpan<byte> key, uint flags, in ItemInspection inspection);
 }
 
 /// <summary>Receives an item for mg, with its state from before the command.</summary>

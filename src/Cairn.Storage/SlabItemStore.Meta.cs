@@ -245,6 +245,28 @@ public sealed unsafe partial class SlabItemStore
         }
     }
 
+    public int ShardCount => _shards.Length;
+
+    public void InspectShard<TVisitor>(int shard, ref TVisitor visitor)
+        where TVisitor : IItemInspectionVisitor, allows ref struct
+    {
+        Shard part = _shards[shard];
+        lock (part.Gate)
+        {
+            ThrowIfDisposed();
+            long now = Now();
+            for (int i = 0; i < part.HighWater; i++)
+            {
+                ref Entry e = ref part.Entries[i];
+                if (e.Data != 0 && !IsDead(ref e, now))
+                {
+                    var inspection = new ItemInspection(e.KeyLength, e.ValueLength, e.ExpiresAt, _epoch + e.LastAccess, e.Cas, e.Fetched, e.SlabClass + 1);
+                    visitor.Visit(new ReadOnlySpan<byte>((byte*)e.Data, e.KeyLength), e.Flags, inspection);
+                }
+            }
+        }
+    }
+
     private void VisitMeta<TVisitor>(ref Entry e, in MetaItemState state, ref TVisitor visitor)
         where TVisitor : IMetaItemVisitor, allows ref struct
     {

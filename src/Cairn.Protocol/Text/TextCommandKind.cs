@@ -26,6 +26,9 @@ public enum TextCommandKind : byte
     CacheMemlimit,
     Shutdown,
 
+    /// <summary>"lru_crawler metadump|mgdump &lt;classes|all|hash&gt;": every live key, streamed (the rest of lru_crawler is not served).</summary>
+    LruCrawlerDump,
+
     /// <summary>Cairn's own: rewrite the log as a snapshot of the live items, reply OK when done.</summary>
     Compact,
 

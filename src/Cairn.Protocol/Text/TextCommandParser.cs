@@ -101,6 +101,16 @@ public static class TextCommandParser
             case TextCommandKind.Compact:
                 command.Kind = TextCommandKind.Compact;
                 break;
+            case TextCommandKind.LruCrawlerDump:
+                // Only the two dumps; memcached's other lru_crawler subcommands steer a crawler Cairn does not have.
+                if (tokens.Count != 4 || !(tokens[1].SequenceEqual("metadump"u8) || tokens[1].SequenceEqual("mgdump"u8)))
+                {
+                    command.Refuse(TextReplies.Error);
+                    break;
+                }
+
+                command.Kind = kind;
+                break;
             case TextCommandKind.Replicate or TextCommandKind.ReplicaOf:
                 // Both take two arguments (replicate a third: the replica's node id); what they mean is checked where they run.
                 if (tokens.Count != 4 && !(kind == TextCommandKind.Replicate && tokens.Count == 5))
@@ -206,6 +216,9 @@ public static class TextCommandParser
                 if (Ascii.EqualsIgnoreCase(name, "verbosity"u8)) { return TextCommandKind.Verbosity; }
                 if (Ascii.EqualsIgnoreCase(name, "replicate"u8)) { return TextCommandKind.Replicate; }
                 if (Ascii.EqualsIgnoreCase(name, "replicaof"u8)) { return TextCommandKind.ReplicaOf; }
+                break;
+            case 11:
+                if (Ascii.EqualsIgnoreCase(name, "lru_crawler"u8)) { return TextCommandKind.LruCrawlerDump; }
                 break;
             case 14:
                 if (Ascii.EqualsIgnoreCase(name, "cache_memlimit"u8)) { return TextCommandKind.CacheMemlimit; }

@@ -415,6 +415,8 @@ public sealed class TextProtocolSession : IProtocolSession, IRequestFramer
                 return RequestStep.AwaitOperation;
             case TextCommandKind.Replicate:
                 return Await(ReplicationCommands.Replicate(_context, ref command, Connection?.Remote, output));
+            case TextCommandKind.LruCrawlerDump:
+                return Await(KeyDumpCommand.Start(_context, ref command, output));
             case TextCommandKind.ReplicaOf:
                 return Await(ReplicationCommands.ReplicaOf(_context, ref command, output));
         }
