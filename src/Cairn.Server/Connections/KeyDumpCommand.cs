@@ -49,6 +49,22 @@ public static class KeyDumpCommand
         });
     }
 
+    /// <summary>
+    /// "stats cachedump &lt;class&gt; &lt;limit&gt;": "ITEM &lt;key&gt; [&lt;bytes&gt; b; &lt;expiry&gt; s]" for the class's items, up to
+    /// <paramref name="limit"/> (0: all) and memcached's 2 MB cap, keys a line cannot carry left out, as memcached does.
+    /// memcdump lists a server's keys this way.
+    /// </summary>
+    public static void WriteCacheDump(IItemStore store, int classId, uint limit, IBufferWriter<byte> output)
+    {
+        var dump = new CacheDumpWriter(output, classId, limit);
+        for (int shard = 0; shard < store.ShardCount && !dump.Full; shard++)
+        {
+            store.InspectShard(shard, ref dump);
+        }
+
+        TextResponseWriter.Write(output, TextReplies.End);
+    }
+
     /// <summary>"all" or "hash": every class; else a comma-separated list of ids, each 1..63, as a bit per id.</summary>
     private static bool TryParseClasses(ReadOnlySpan<byte> text, out ulong classes)
     {
@@ -90,6 +106,33 @@ public static class KeyDumpCommand
             {
                 WriteMgdumpLine(output, key);
             }
+        }
+    }
+
+    private struct CacheDumpWriter(IBufferWriter<byte> output, int classId, uint limit) : IItemInspectionVisitor
+    {
+        private const int MaxBytes = 2 * 1024 * 1024;
+        private uint _shown;
+        private int _bytes;
+
+        public readonly bool Full => (limit != 0 && _shown >= limit) || _bytes >= MaxBytes - 512;
+
+        public void Visit(ReadOnlySpan<byte> key, uint flags, in ItemInspection item)
+        {
+            if (item.SlabClassId != classId || Full || key.ContainsAnyInRange((byte)0, (byte)' ') || key.ContainsAnyInRange((byte)0x7f, (byte)0xff))
+            {
+                return;
+            }
+
+            var span = output.GetSpan(key.Length + 64);
+            int at = Put(span, 0, "ITEM "u8);
+            at = Put(span, at, key);
+            at = Number(span, Put(span, at, " ["u8), item.ValueLength);
+            at = Number(span, Put(span, at, " b; "u8), item.ExpiresAt);
+            at = Put(span, at, " s]\r\n"u8);
+            output.Advance(at);
+            _bytes += at;
+            _shown++;
         }
     }
 

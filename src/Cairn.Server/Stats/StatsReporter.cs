@@ -68,12 +68,11 @@ public sealed class StatsReporter(ServerContext context)
 
                 return;
             case "cachedump":
-                // Answered harmlessly: an empty dump, after memcached's own argument checks.
                 if (tokens.Count < 5)
                 {
                     TextResponseWriter.Write(output, TextReplies.BadCommandLine);
                 }
-                else if (!AsciiNumber.TryParseUInt32(tokens[2], out var slabId) || !AsciiNumber.TryParseUInt32(tokens[3], out _))
+                else if (!AsciiNumber.TryParseUInt32(tokens[2], out var slabId) || !AsciiNumber.TryParseUInt32(tokens[3], out var limit))
                 {
                     TextResponseWriter.Write(output, TextReplies.BadCommandLineFormat);
                 }
@@ -83,7 +82,7 @@ public sealed class StatsReporter(ServerContext context)
                 }
                 else
                 {
-                    TextResponseWriter.Write(output, TextReplies.End);
+                    Connections.KeyDumpCommand.WriteCacheDump(context.Store, (int)slabId, limit, output);
                 }
 
                 return;

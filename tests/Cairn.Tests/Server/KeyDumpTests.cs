@@ -102,4 +102,27 @@ public sealed class KeyDumpTests
 
         public int GetHashCode(string obj) => 0;
     }
+
+    [Fact]
+    public async Task Stats_cachedump_lists_a_class_up_to_its_limit_in_memcacheds_format()
+    {
+        await using var server = await TestServer.StartAsync(options => options.Persist = false);
+        using var client = await server.ConnectAsync();
+        await client.RoundTripAsync("set a 0 0 1\r\n1\r\nset b 0 1800000000 2\r\n22\r\nme a\r\n", "STORED\r\nSTORED\r\n");
+        var cls = Regex.Match(await client.ReadLineAsync(), @"cls=(\d+)").Groups[1].Value;
+        var all = await DumpAsync(client, $"stats cachedump {cls} 0\r\n", "END\r\n");
+        Assert.Equal(["END", "ITEM a [1 b; 0 s]", "ITEM b [2 b; 1800000000 s]"], all.Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        Assert.Equal(2, (await DumpAsync(client, $"stats cachedump {cls} 1\r\n", "END\r\n")).Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+
+    [ExternalToolFact("memcdump")]
+    public async Task Memcdump_lists_every_key()
+    {
+        await using var server = await TestServer.StartAsync(options => options.Persist = false);
+        using var client = await server.ConnectAsync();
+        await client.RoundTripAsync("set alpha 0 0 1\r\n1\r\nset beta 0 0 300\r\n" + new string('v', 300) + "\r\n", "STORED\r\nSTORED\r\n");
+        var (code, output) = await ExternalTool.RunAsync("memcdump", [$"--servers=127.0.0.1:{server.Port}"], TimeSpan.FromSeconds(30));
+        Assert.Equal(0, code);
+        Assert.Equal(["alpha", "beta"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order(StringComparer.Ordinal));
+    }
 }

@@ -227,7 +227,7 @@ public sealed class TextProtocolTests : IAsyncLifetime
         await client.RoundTripAsync("verbosity 1 noreply\r\nshutdown\r\n", "ERROR: shutdown not enabled\r\n");
         await client.RoundTripAsync("cache_memlimit 5\r\n", "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n");
         await client.RoundTripAsync("cache_memlimit 2048\r\n", "OK\r\n");
-        await client.RoundTripAsync("stats cachedump 1 1\r\n", "END\r\n");
+        await client.RoundTripAsync("stats cachedump 63 1\r\n", "END\r\n");
         await client.RoundTripAsync("stats reset\r\n", "RESET\r\n");
         await client.RoundTripAsync("stats nonsense\r\n", "ERROR\r\n");
         await client.SendAsync("version\r\n");
