@@ -171,6 +171,52 @@ public sealed class TwemproxyTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// twemproxy's ketama over md5 (servers without names) and libmemcached's weighted ketama, which Cairn.Client
+    /// implements as <see cref="Cairn.Client.KetamaMode.KetamaWeighted"/>, put every key on the same node.
+    /// </summary>
+    [ExternalToolFact("/usr/sbin/nutcracker")]
+    public async Task Keys_land_where_cairn_client_weighted_ketama_places_them()
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            await StartNodeAsync(i);
+        }
+
+        var (proxy, listen) = await StartProxyAsync(ejectHosts: false);
+        try
+        {
+            using var client = await ConnectWhenListeningAsync(listen);
+            var keys = Enumerable.Range(0, 10_000).Select(i => $"placement:{i}").ToArray();
+            var load = string.Concat(keys.Select(k => $"set {k} 0 0 1 noreply\r\nx\r\n"));
+            await client.SendAsync(load);
+            Assert.Equal("VERSION", (await Line(client, "version\r\n")).Split(' ')[0]);
+            var owners = new Dictionary<string, int>();
+            for (int node = 0; node < 3; node++)
+            {
+                using var direct = await LineConnection.OpenAsync(_ports[node]);
+                foreach (var chunk in keys.Chunk(100))
+                {
+                    foreach (var held in (await direct.GetsAsync(chunk)).Keys)
+                    {
+                        owners[held] = node;
+                    }
+                }
+            }
+
+            Assert.Equal(keys.Length, owners.Count);
+            var ring = Cairn.Client.Internal.KetamaRing.Create([.. _ports.Select(p => ("127.0.0.1", p))], Cairn.Client.KetamaMode.KetamaWeighted);
+            var misplaced = keys.Where(k => ring.GetServer(System.Text.Encoding.ASCII.GetBytes(k)) != owners[k]).ToList();
+            Assert.Empty(misplaced);
+        }
+        finally
+        {
+            proxy.Kill();
+            await proxy.WaitForExitAsync();
+            proxy.Dispose();
+        }
+    }
+
     private async Task<(Process Proxy, int Listen)> StartProxyAsync(bool ejectHosts)
     {
         int listen = EtcdProcess.FreePort(), stats = EtcdProcess.FreePort();
