@@ -282,7 +282,8 @@ public sealed class ReplicationTests : IDisposable
         Assert.Equal(expected, last);
     }
 
-    private static async Task<Dictionary<string, string>> StatsAsync(TestClient client)
+    /// <summary>"stats replication" as name/value pairs (the replication tests' one reader of it).</summary>
+    internal static async Task<Dictionary<string, string>> StatsAsync(TestClient client)
     {
         await client.SendAsync("stats replication\r\n");
         var stats = new Dictionary<string, string>();

@@ -124,16 +124,5 @@ public sealed class SyncReplicaTests : IDisposable
         Assert.Fail($"{count} replicas never connected");
     }
 
-    internal static async Task<Dictionary<string, string>> StatsAsync(TestClient client)
-    {
-        await client.SendAsync("stats replication\r\n");
-        var stats = new Dictionary<string, string>();
-        for (var line = (await client.ReadLineAsync()).TrimEnd(); line != "END"; line = (await client.ReadLineAsync()).TrimEnd())
-        {
-            var parts = line.Split(' ', 3);
-            stats[parts[1]] = parts.Length > 2 ? parts[2] : "";
-        }
-
-        return stats;
-    }
+    private static Task<Dictionary<string, string>> StatsAsync(TestClient client) => ReplicationTests.StatsAsync(client);
 }
