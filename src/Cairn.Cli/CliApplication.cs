@@ -3,6 +3,7 @@ using Cairn.Cli.Bench;
 using Cairn.Cli.Commands;
 using Cairn.Cli.Connection;
 using Cairn.Cli.Interactive;
+using Cairn.Cli.Reshard;
 
 namespace Cairn.Cli;
 
@@ -22,15 +23,22 @@ internal static class CliApplication
           stats [GROUP]                         print the server's statistics
           compact                               rewrite the server's log now
           bench [options]                       load test (cairn bench --help)
+          reshard --from LIST --to LIST         move keys whose ketama owner changes (cairn reshard --help)
 
         options:
           --server, -s host:port                the server (default 127.0.0.1:9889)
+          --server h:p[:w],h:p[:w],...          get/set/delete/incr go to the node ketama places the key on,
+                                                as nutcracker (hash: md5) and pylibmc ketama_weighted do
+          --hash md5|one-at-a-time              the ketama over a list (default md5; one-at-a-time is
+                                                libmemcached ketama, Cairn.Client's default)
           --help, -h                            this text
 
-        exit codes: 0 ok, 1 not found / not stored, 2 usage error, 3 server unreachable, 4 server error reply
+        exit codes: 0 ok, 1 not found / not stored, 2 usage error, 3 server unreachable, 4 server error reply,
+                    5 reshard left keys on a wrong node, 130 interrupted
         """;
 
-    public static async Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error)
+    public static async Task<int> RunAsync(
+        string[] args, TextReader input, TextWriter output, TextWriter error, CancellationToken cancellation = default)
     {
         try
         {
@@ -44,15 +52,25 @@ internal static class CliApplication
 
             if (parsed.Has("help") || command == "help")
             {
-                await output.WriteLineAsync(command == "bench" ? BenchOptions.Usage : Usage);
+                await output.WriteLineAsync(command switch
+                {
+                    "bench" => BenchOptions.Usage,
+                    "reshard" => ReshardOptions.Usage,
+                    _ => Usage,
+                });
                 return ExitCodes.Success;
             }
 
-            var server = ServerAddress.Parse(parsed.Get("server") ?? ServerAddress.Default);
+            if (command == "reshard")
+            {
+                return await new ReshardRunner(ReshardOptions.Parse(parsed), output, error).RunAsync(cancellation);
+            }
+
+            var servers = ServerSelection.From(parsed);
             if (command is null)
             {
                 parsed.AllowOnly("cairn");
-                return await new InteractiveShell(server, input, output, error).RunAsync();
+                return await new InteractiveShell(servers.Single("the interactive shell"), input, output, error).RunAsync();
             }
 
             if (command == "bench")
@@ -63,11 +81,11 @@ internal static class CliApplication
                     throw new UsageException($"unexpected argument '{parsed.Positionals[1]}'");
                 }
 
-                var options = BenchOptions.From(parsed, server);
+                var options = BenchOptions.From(parsed, servers.Single(command));
                 return await new BenchRunner(options, output, error).RunAsync();
             }
 
-            return await OneShotCommands.RunAsync(command, parsed, server, input, output, error);
+            return await OneShotCommands.RunAsync(command, parsed, servers, input, output, error);
         }
         catch (UsageException usage)
         {

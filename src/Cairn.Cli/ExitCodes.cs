@@ -14,4 +14,10 @@ internal static class ExitCodes
 
     /// <summary>The server answered ERROR, CLIENT_ERROR or SERVER_ERROR.</summary>
     public const int ServerError = 4;
+
+    /// <summary>`cairn reshard` finished with keys still on a node the new list does not place them on.</summary>
+    public const int Incomplete = 5;
+
+    /// <summary>Ctrl-C (128 + SIGINT, as shells report it).</summary>
+    public const int Interrupted = 130;
 }

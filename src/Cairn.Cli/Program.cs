@@ -2,5 +2,17 @@ namespace Cairn.Cli;
 
 internal static class Program
 {
-    private static Task<int> Main(string[] args) => CliApplication.RunAsync(args, Console.In, Console.Out, Console.Error);
+    private static async Task<int> Main(string[] args)
+    {
+        // A reshard stops at a safe point on the first Ctrl-C (its batch finishes, it says how to resume); every
+        // other command, and a second Ctrl-C, ends the process as usual.
+        using var interrupt = new CancellationTokenSource();
+        var graceful = args.Contains("reshard", StringComparer.Ordinal);
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = graceful && !interrupt.IsCancellationRequested;
+            interrupt.Cancel();
+        };
+        return await CliApplication.RunAsync(args, Console.In, Console.Out, Console.Error, interrupt.Token);
+    }
 }

@@ -43,11 +43,11 @@ public sealed class CairnClient : IAsyncDisposable
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(options.ConnectionsPerServer, 1, nameof(options));
-        _nodes = options.Servers
-            .Select(ParseServer)
+        var servers = options.Servers.Select(ParseServer).ToArray();
+        _nodes = servers
             .Select(s => new ServerNode(s.Host, s.Port, options.ConnectionsPerServer, options.ConnectTimeout))
             .ToArray();
-        _ring = KetamaRing.Create(_nodes.Select(n => (n.Host, n.Port)).ToArray(), options.Ketama);
+        _ring = KetamaRing.Create(servers, options.Ketama);
         _timeout = options.OperationTimeout;
         _time = time;
         _followPrimary = options.FollowPrimary;
@@ -454,21 +454,16 @@ public sealed class CairnClient : IAsyncDisposable
 
     private static CairnProtocolException Unexpected(Reply reply) => new("unexpected reply: " + reply.Line);
 
-    private static (string Host, int Port) ParseServer(string server)
+    private static KetamaServer ParseServer(string server)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(server);
-        var colon = server.LastIndexOf(':');
-        if (server.StartsWith('[') && server.IndexOf(']', StringComparison.Ordinal) is var close and > 0)
+        try
         {
-            var host = server[1..close];
-            return (host, close + 1 < server.Length && server[close + 1] == ':' ? ParsePort(server[(close + 2)..]) : 11211);
+            return KetamaServer.Parse(server);
         }
-
-        return colon > 0 ? (server[..colon], ParsePort(server[(colon + 1)..])) : (server, 11211);
-
-        int ParsePort(string text) =>
-            int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and < 65536
-                ? port
-                : throw new ArgumentException($"bad port in server '{server}'", nameof(server));
+        catch (FormatException error)
+        {
+            throw new ArgumentException(error.Message, nameof(server), error);
+        }
     }
 }

@@ -3,7 +3,10 @@ namespace Cairn.Client;
 /// <summary>Where the servers are and how long to wait for them.</summary>
 public sealed class CairnClientOptions
 {
-    /// <summary>Servers as <c>host:port</c>; keys are spread across several with ketama consistent hashing.</summary>
+    /// <summary>
+    /// Servers as <c>host:port</c> or <c>host:port:weight</c>; keys are spread across several with ketama consistent
+    /// hashing (weights count in <see cref="KetamaMode.KetamaWeighted"/> only, as in libmemcached).
+    /// </summary>
     public IList<string> Servers { get; } = new List<string> { "127.0.0.1:9889" };
 
     /// <summary>How long one operation may take before it fails with a <see cref="TimeoutException"/>.</summary>

@@ -8,17 +8,17 @@ namespace Cairn.Cli.Commands;
 internal static class OneShotCommands
 {
     public static async Task<int> RunAsync(
-        string command, ParsedArguments parsed, ServerAddress server, TextReader input, TextWriter output, TextWriter error)
+        string command, ParsedArguments parsed, ServerSelection servers, TextReader input, TextWriter output, TextWriter error)
     {
         var arguments = parsed.Positionals.Skip(1).ToArray();
         switch (command)
         {
             case "get":
                 {
-                    parsed.AllowOnly(command);
+                    parsed.AllowOnly(command, "hash");
                     var key = Single(command, arguments, "KEY");
                     CacheOperations.ValidateKey(key);
-                    using var connection = await ServerConnection.ConnectAsync(server);
+                    using var connection = await ServerConnection.ConnectAsync(servers.ForKey(key));
                     var value = await new CacheOperations(connection).GetAsync(key);
                     if (value is null)
                     {
@@ -32,7 +32,7 @@ internal static class OneShotCommands
 
             case "set":
                 {
-                    parsed.AllowOnly(command, "ttl", "flags");
+                    parsed.AllowOnly(command, "ttl", "flags", "hash");
                     if (arguments.Length != 2)
                     {
                         throw new UsageException("usage: cairn set KEY VALUE [--ttl S] [--flags N] (VALUE - reads stdin)");
@@ -42,7 +42,7 @@ internal static class OneShotCommands
                     var ttl = parsed.GetInt64("ttl", 0, int.MinValue, int.MaxValue);
                     var flags = (uint)parsed.GetInt64("flags", 0, 0, uint.MaxValue);
                     var text = arguments[1] == "-" ? await input.ReadToEndAsync() : arguments[1];
-                    using var connection = await ServerConnection.ConnectAsync(server);
+                    using var connection = await ServerConnection.ConnectAsync(servers.ForKey(arguments[0]));
                     var stored = await new CacheOperations(connection).SetAsync(arguments[0], Encoding.UTF8.GetBytes(text), flags, ttl);
                     await (stored ? output : error).WriteLineAsync(stored ? "STORED" : "NOT_STORED");
                     return stored ? ExitCodes.Success : ExitCodes.NotFound;
@@ -50,10 +50,10 @@ internal static class OneShotCommands
 
             case "delete":
                 {
-                    parsed.AllowOnly(command);
+                    parsed.AllowOnly(command, "hash");
                     var key = Single(command, arguments, "KEY");
                     CacheOperations.ValidateKey(key);
-                    using var connection = await ServerConnection.ConnectAsync(server);
+                    using var connection = await ServerConnection.ConnectAsync(servers.ForKey(key));
                     var deleted = await new CacheOperations(connection).DeleteAsync(key);
                     await (deleted ? output : error).WriteLineAsync(deleted ? "DELETED" : "(not found)");
                     return deleted ? ExitCodes.Success : ExitCodes.NotFound;
@@ -61,7 +61,7 @@ internal static class OneShotCommands
 
             case "incr":
                 {
-                    parsed.AllowOnly(command);
+                    parsed.AllowOnly(command, "hash");
                     if (arguments.Length is < 1 or > 2)
                     {
                         throw new UsageException("usage: cairn incr KEY [N]");
@@ -69,7 +69,7 @@ internal static class OneShotCommands
 
                     CacheOperations.ValidateKey(arguments[0]);
                     var delta = ParseDelta(arguments.Length == 2 ? arguments[1] : "1");
-                    using var connection = await ServerConnection.ConnectAsync(server);
+                    using var connection = await ServerConnection.ConnectAsync(servers.ForKey(arguments[0]));
                     var value = await new CacheOperations(connection).IncrementAsync(arguments[0], delta);
                     await (value is null ? error : output).WriteLineAsync(value ?? "(not found)");
                     return value is null ? ExitCodes.NotFound : ExitCodes.Success;
@@ -83,7 +83,7 @@ internal static class OneShotCommands
                         throw new UsageException("usage: cairn stats [GROUP]");
                     }
 
-                    using var connection = await ServerConnection.ConnectAsync(server);
+                    using var connection = await ServerConnection.ConnectAsync(servers.Single(command));
                     var stats = await new CacheOperations(connection).StatsAsync(arguments.Length == 1 ? arguments[0] : null);
                     foreach (var (name, value) in stats)
                     {
@@ -101,7 +101,7 @@ internal static class OneShotCommands
                         throw new UsageException("usage: cairn compact");
                     }
 
-                    using var connection = await ServerConnection.ConnectAsync(server);
+                    using var connection = await ServerConnection.ConnectAsync(servers.Single(command));
                     await new CacheOperations(connection).CompactAsync();
                     await output.WriteLineAsync("OK");
                     return ExitCodes.Success;

@@ -9,10 +9,10 @@ internal sealed class ParsedArguments
     private static readonly HashSet<string> ValueOptions =
     [
         "server", "ttl", "flags", "threads", "clients", "requests", "duration", "ratio", "value-size", "keys",
-        "key-pattern", "pipeline", "protocol", "connections",
+        "key-pattern", "pipeline", "protocol", "connections", "from", "to", "hash", "batch",
     ];
 
-    private static readonly HashSet<string> SwitchOptions = ["json", "progress", "help", "version"];
+    private static readonly HashSet<string> SwitchOptions = ["json", "progress", "help", "version", "dry-run"];
 
     private readonly Dictionary<string, string> _options = new(StringComparer.Ordinal);
 

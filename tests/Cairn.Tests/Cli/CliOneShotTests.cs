@@ -111,6 +111,13 @@ public class CliOneShotTests
     [InlineData("set", "k", "v", "--ttl", "soon")]
     [InlineData("--server", "nowhere:port", "get", "k")]
     [InlineData("bench", "--ratio", "1")]
+    [InlineData("--server", "127.0.0.1:1,127.0.0.1:2", "stats")]
+    [InlineData("--server", "127.0.0.1:1,127.0.0.1:2", "compact")]
+    [InlineData("--server", "127.0.0.1:1,127.0.0.1:2")]
+    [InlineData("--server", "127.0.0.1:1,127.0.0.1:1", "get", "k")]
+    [InlineData("--server", "127.0.0.1:1:2,127.0.0.1:2", "--hash", "one-at-a-time", "get", "k")]
+    [InlineData("--hash", "md5", "get", "k")]
+    [InlineData("reshard", "--from", "127.0.0.1:1")]
     public async Task Usage_errors_exit_2_without_touching_the_server(params string[] args)
     {
         // Any server address that is reached would fail with 3, so 2 proves nothing was sent.

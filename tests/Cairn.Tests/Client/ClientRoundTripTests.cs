@@ -5,7 +5,11 @@ namespace Cairn.Tests.Client;
 
 public sealed class ClientRoundTripTests
 {
-    internal static CairnClient Connect(IEnumerable<int> ports, int connections = 2, TimeSpan? timeout = null, KetamaMode mode = KetamaMode.Ketama)
+    internal static CairnClient Connect(IEnumerable<int> ports, int connections = 2, TimeSpan? timeout = null, KetamaMode mode = KetamaMode.Ketama) =>
+        Connect(ports.Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture)), connections, timeout, mode);
+
+    /// <summary>A client over loopback servers given as <c>port</c> or <c>port:weight</c>.</summary>
+    internal static CairnClient Connect(IEnumerable<string> ports, int connections = 2, TimeSpan? timeout = null, KetamaMode mode = KetamaMode.Ketama)
     {
         var options = new CairnClientOptions
         {

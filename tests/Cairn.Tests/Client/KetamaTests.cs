@@ -1,6 +1,5 @@
 using System.Text;
 using Cairn.Client;
-using Cairn.Client.Internal;
 using Cairn.Tests.Support;
 
 namespace Cairn.Tests.Client;
@@ -28,13 +27,45 @@ public sealed class KetamaTests
     public void One_at_a_time_reads_bytes_as_signed_chars() =>
         Assert.NotEqual(KetamaRing.OneAtATime([0xC3]), KetamaRing.OneAtATime([0x43]));
 
-    [ExternalToolFact("/usr/lib/python3/dist-packages/pylibmc")]
-    public Task Ketama_places_keys_where_pylibmc_does() => CrossCheckAsync("ketama", KetamaMode.Ketama);
+    [Theory]
+    [InlineData("127.0.0.1:11211:3", "127.0.0.1", 11211, 3)]
+    [InlineData("cache-1:9889", "cache-1", 9889, 1)]
+    [InlineData("cache-1", "cache-1", 11211, 1)]
+    [InlineData("[::1]:9889:2", "::1", 9889, 2)]
+    [InlineData("[::1]", "::1", 11211, 1)]
+    public void Server_text_reads_as_twemproxy_and_pylibmc_write_it(string text, string host, int port, int weight) =>
+        Assert.Equal(new KetamaServer(host, port, weight), KetamaServer.Parse(text));
+
+    [Theory]
+    [InlineData("", "names no host")]
+    [InlineData("h:0", "bad port '0'")]
+    [InlineData("h:1:0", "bad weight '0'")]
+    [InlineData("h:1:x", "bad weight 'x'")]
+    [InlineData("::1:9889", "write an IPv6 host in brackets")]
+    [InlineData("[::1]x", "is not a server")]
+    [InlineData("h:1:2:3", "write an IPv6 host in brackets")]
+    public void Bad_server_text_is_refused_with_the_part_named(string text, string message) =>
+        Assert.Contains(message, Assert.Throws<FormatException>(() => KetamaServer.Parse(text)).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void A_heavier_server_takes_a_proportional_share_of_the_keys()
+    {
+        var ring = KetamaRing.Create([new KetamaServer("a", 1, 1), new KetamaServer("b", 1, 3)], KetamaMode.KetamaWeighted);
+        var onHeavier = Enumerable.Range(0, 20_000).Count(i => ring.GetServer(Encoding.UTF8.GetBytes($"k{i}")) == 1);
+        Assert.InRange(onHeavier, 13_000, 17_000);
+    }
 
     [ExternalToolFact("/usr/lib/python3/dist-packages/pylibmc")]
-    public Task Weighted_ketama_places_keys_where_pylibmc_does() => CrossCheckAsync("ketama_weighted", KetamaMode.KetamaWeighted);
+    public Task Ketama_places_keys_where_pylibmc_does() => CrossCheckAsync("ketama", KetamaMode.Ketama, [1, 1, 1]);
 
-    private static async Task CrossCheckAsync(string behavior, KetamaMode mode)
+    [ExternalToolFact("/usr/lib/python3/dist-packages/pylibmc")]
+    public Task Weighted_ketama_places_keys_where_pylibmc_does() => CrossCheckAsync("ketama_weighted", KetamaMode.KetamaWeighted, [1, 1, 1]);
+
+    [ExternalToolFact("/usr/lib/python3/dist-packages/pylibmc")]
+    public Task Weighted_ketama_with_unequal_weights_places_keys_where_pylibmc_does() =>
+        CrossCheckAsync("ketama_weighted", KetamaMode.KetamaWeighted, [1, 2, 5]);
+
+    private static async Task CrossCheckAsync(string behavior, KetamaMode mode, int[] weights)
     {
         var servers = new List<TestServer>();
         try
@@ -52,10 +83,10 @@ public sealed class KetamaTests
                 for i in range(1000):
                     c.set("ketama:%d" % i, "x")
                 """;
-            var (code, output) = await ExternalTool.RunAsync("/usr/bin/python3", ["-c", Script, behavior, .. ports.Select(p => p.ToString())], TimeSpan.FromSeconds(60));
+            var (code, output) = await ExternalTool.RunAsync("/usr/bin/python3", ["-c", Script, behavior, .. ports.Select((p, i) => $"{p}:{weights[i]}")], TimeSpan.FromSeconds(60));
             Assert.True(code == 0, output);
 
-            await using var client = ClientRoundTripTests.Connect(ports, mode: mode);
+            await using var client = ClientRoundTripTests.Connect(ports.Select((p, i) => $"{p}:{weights[i]}"), mode: mode);
             var agreed = 0;
             for (var i = 0; i < servers.Count; i++)
             {

@@ -175,15 +175,18 @@ public sealed class TwemproxyTests : IDisposable
     /// twemproxy's ketama over md5 (servers without names) and libmemcached's weighted ketama, which Cairn.Client
     /// implements as <see cref="Cairn.Client.KetamaMode.KetamaWeighted"/>, put every key on the same node.
     /// </summary>
-    [ExternalToolFact("/usr/sbin/nutcracker")]
-    public async Task Keys_land_where_cairn_client_weighted_ketama_places_them()
+    [ExternalToolTheory("/usr/sbin/nutcracker")]
+    [InlineData(1, 1, 1)]
+    [InlineData(1, 2, 5)]
+    public async Task Keys_land_where_cairn_client_weighted_ketama_places_them(int weight0, int weight1, int weight2)
     {
         for (int i = 0; i < 3; i++)
         {
             await StartNodeAsync(i);
         }
 
-        var (proxy, listen) = await StartProxyAsync(ejectHosts: false);
+        int[] weights = [weight0, weight1, weight2];
+        var (proxy, listen) = await StartProxyAsync(ejectHosts: false, weights);
         try
         {
             using var client = await ConnectWhenListeningAsync(listen);
@@ -205,7 +208,8 @@ public sealed class TwemproxyTests : IDisposable
             }
 
             Assert.Equal(keys.Length, owners.Count);
-            var ring = Cairn.Client.Internal.KetamaRing.Create([.. _ports.Select(p => ("127.0.0.1", p))], Cairn.Client.KetamaMode.KetamaWeighted);
+            var ring = Cairn.Client.KetamaRing.Create(
+                [.. _ports.Select((p, i) => new Cairn.Client.KetamaServer("127.0.0.1", p, weights[i]))], Cairn.Client.KetamaMode.KetamaWeighted);
             var misplaced = keys.Where(k => ring.GetServer(System.Text.Encoding.ASCII.GetBytes(k)) != owners[k]).ToList();
             Assert.Empty(misplaced);
         }
@@ -217,14 +221,51 @@ public sealed class TwemproxyTests : IDisposable
         }
     }
 
-    private async Task<(Process Proxy, int Listen)> StartProxyAsync(bool ejectHosts)
+    /// <summary>The `cairn` CLI given the same list finds on each node what nutcracker put there, and the reverse.</summary>
+    [ExternalToolFact("/usr/sbin/nutcracker")]
+    public async Task The_cli_given_the_server_list_reads_and_writes_where_nutcracker_does()
     {
+        for (int i = 0; i < 3; i++)
+        {
+            await StartNodeAsync(i);
+        }
+
+        var (proxy, listen) = await StartProxyAsync(ejectHosts: false);
+        try
+        {
+            using var client = await ConnectWhenListeningAsync(listen);
+            var list = string.Join(',', _ports.Select(p => $"127.0.0.1:{p}:1"));
+            for (var i = 0; i < 100; i++)
+            {
+                Assert.Equal("STORED", await Line(client, $"set cli:{i} 0 0 2\r\np{i % 10}\r\n"));
+                var (code, output, error) = await Cairn.Tests.Cli.CliRun.RunAsync("", "--server", list, "get", $"cli:{i}");
+                Assert.True(code == 0, error);
+                Assert.Equal($"p{i % 10}\n", output);
+
+                (code, _, error) = await Cairn.Tests.Cli.CliRun.RunAsync("", "--server", list, "set", $"cli:{i}", $"c{i % 10}");
+                Assert.True(code == 0, error);
+                Assert.Equal($"VALUE cli:{i} 0 2", await Line(client, $"get cli:{i}\r\n"));
+                Assert.Equal($"c{i % 10}", await client.ReadLineAsync());
+                Assert.Equal("END", await client.ReadLineAsync());
+            }
+        }
+        finally
+        {
+            proxy.Kill();
+            await proxy.WaitForExitAsync();
+            proxy.Dispose();
+        }
+    }
+
+    private async Task<(Process Proxy, int Listen)> StartProxyAsync(bool ejectHosts, int[]? weights = null)
+    {
+        weights ??= [1, 1, 1];
         int listen = EtcdProcess.FreePort(), stats = EtcdProcess.FreePort();
         var config = (await File.ReadAllTextAsync(Path.Combine(ExternalTool.RepositoryRoot, "deploy", "nutcracker.yml")))
             .Replace("127.0.0.1:22121", $"127.0.0.1:{listen}", StringComparison.Ordinal)
-            .Replace("127.0.0.1:11211:1", $"127.0.0.1:{_ports[0]}:1", StringComparison.Ordinal)
-            .Replace("127.0.0.1:11212:1", $"127.0.0.1:{_ports[1]}:1", StringComparison.Ordinal)
-            .Replace("127.0.0.1:11213:1", $"127.0.0.1:{_ports[2]}:1", StringComparison.Ordinal)
+            .Replace("127.0.0.1:11211:1", $"127.0.0.1:{_ports[0]}:{weights[0]}", StringComparison.Ordinal)
+            .Replace("127.0.0.1:11212:1", $"127.0.0.1:{_ports[1]}:{weights[1]}", StringComparison.Ordinal)
+            .Replace("127.0.0.1:11213:1", $"127.0.0.1:{_ports[2]}:{weights[2]}", StringComparison.Ordinal)
             .Replace("auto_eject_hosts: false", $"auto_eject_hosts: {(ejectHosts ? "true" : "false")}", StringComparison.Ordinal);
         var configPath = Path.Combine(_scratch, "nutcracker.yml");
         await File.WriteAllTextAsync(configPath, config);

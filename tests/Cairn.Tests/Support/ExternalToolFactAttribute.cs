@@ -23,6 +23,24 @@ public sealed class ExternalToolFactAttribute : FactAttribute
     }
 }
 
+/// <summary>As <see cref="ExternalToolFactAttribute"/>, for a theory.</summary>
+public sealed class ExternalToolTheoryAttribute : TheoryAttribute
+{
+    public ExternalToolTheoryAttribute(params string[] requiredPaths)
+    {
+        if (Environment.GetEnvironmentVariable(ExternalToolFactAttribute.RequireVariable) == "1")
+        {
+            return;
+        }
+
+        var missing = requiredPaths.FirstOrDefault(path => !ExternalTool.Exists(path));
+        if (missing is not null)
+        {
+            Skip = $"{missing} is not installed (CI installs it and sets {ExternalToolFactAttribute.RequireVariable}=1)";
+        }
+    }
+}
+
 public static class ExternalTool
 {
     public static bool Exists(string path)

@@ -3,13 +3,14 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Cairn.Client.Internal;
+namespace Cairn.Client;
 
 /// <summary>
-/// libmemcached's continuum (hosts.cc update_continuum, hash.cc dispatch_host), so keys land on the same
-/// servers as libmemcached/pylibmc with the same server list.
+/// libmemcached's continuum (hosts.cc update_continuum, hash.cc dispatch_host), so keys land on the same servers
+/// as libmemcached and pylibmc with the same server list, and, in <see cref="KetamaMode.KetamaWeighted"/>, as
+/// twemproxy's <c>distribution: ketama</c> with <c>hash: md5</c> when its servers carry no names.
 /// </summary>
-internal sealed class KetamaRing
+public sealed class KetamaRing
 {
     private const int PointsPerServer = 100;
     private const int PointsPerServerWeighted = 160;
@@ -28,14 +29,22 @@ internal sealed class KetamaRing
         _mode = mode;
     }
 
-    public static KetamaRing Create(IReadOnlyList<(string Host, int Port)> servers, KetamaMode mode)
+    /// <summary>Builds the ring for <paramref name="servers"/> in configured order (the order breaks ties).</summary>
+    /// <param name="servers">The servers; weights count only in <see cref="KetamaMode.KetamaWeighted"/>.</param>
+    /// <param name="mode">Which libmemcached placement to reproduce.</param>
+    public static KetamaRing Create(IReadOnlyList<KetamaServer> servers, KetamaMode mode)
     {
+        ArgumentNullException.ThrowIfNull(servers);
+        var totalWeight = servers.Sum(s => (long)s.Weight);
         var points = new List<(uint Value, int Server)>();
         Span<byte> digest = stackalloc byte[16];
         for (var index = 0; index < servers.Count; index++)
         {
-            var (host, port) = servers[index];
-            var names = mode == KetamaMode.KetamaWeighted ? PointsPerServerWeighted / 4 : PointsPerServer;
+            var (host, port, weight) = servers[index];
+            ArgumentOutOfRangeException.ThrowIfLessThan(weight, 1, nameof(servers));
+            var names = mode == KetamaMode.KetamaWeighted
+                ? WeightedPointCount(weight, totalWeight, servers.Count) / 4
+                : PointsPerServer;
             for (var n = 0; n < names; n++)
             {
                 // libmemcached leaves the port out for memcached's default port.
@@ -64,6 +73,15 @@ internal sealed class KetamaRing
             points.Select(p => p.Value).ToArray(), points.Select(p => p.Server).ToArray(), servers.Count, mode);
     }
 
+    /// <summary>Builds an equally weighted ring.</summary>
+    /// <param name="servers">Host and port of each server, in configured order.</param>
+    /// <param name="mode">Which libmemcached placement to reproduce.</param>
+    public static KetamaRing Create(IReadOnlyList<(string Host, int Port)> servers, KetamaMode mode)
+    {
+        ArgumentNullException.ThrowIfNull(servers);
+        return Create(servers.Select(s => new KetamaServer(s.Host, s.Port)).ToArray(), mode);
+    }
+
     /// <summary>The index, in the configured list, of the server that holds <paramref name="key"/>.</summary>
     public int GetServer(ReadOnlySpan<byte> key)
     {
@@ -90,6 +108,17 @@ internal sealed class KetamaRing
         }
 
         return _servers[right == _values.Length ? 0 : right];
+    }
+
+    /// <summary>
+    /// A server's share of the 160 points per server, rounded down to whole groups of four, computed in single
+    /// precision because libmemcached and twemproxy both do and a double could round a share differently.
+    /// </summary>
+    private static int WeightedPointCount(int weight, long totalWeight, int serverCount)
+    {
+        var share = (float)weight / totalWeight;
+        var groups = share * PointsPerServerWeighted / 4 * serverCount;
+        return (int)MathF.Floor((float)(groups + 0.0000000001)) * 4;
     }
 
     private uint KeyHash(ReadOnlySpan<byte> key)
