@@ -43,6 +43,9 @@ public sealed class CairnServer : IAsyncDisposable
     /// <summary>The subset of <see cref="EndPoints"/> that speaks TLS (-Z without notls:).</summary>
     public IReadOnlyList<IPEndPoint> TlsEndPoints { get; private set; } = [];
 
+    /// <summary>Where /metrics is served (--metrics-port), or null.</summary>
+    public IPEndPoint? MetricsEndPoint { get; private set; }
+
     public IHostApplicationLifetime Lifetime => _app.Lifetime;
 
     public static CairnServer Create(ServerOptions options, TimeProvider? time = null, Action<ILoggingBuilder>? configureLogging = null)
@@ -126,6 +129,10 @@ public sealed class CairnServer : IAsyncDisposable
         }
 
         builder.Services.AddSingleton(context);
+        if (options.MetricsPort is not null)
+        {
+            Metrics.MetricsEndpoint.Register(builder.Services, context);
+        }
 
         // Registered before Kestrel looks for one, so its transports take this pool (see BoundedBlockMemoryPool for why).
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, BoundedBlockMemoryPoolFactory>();
@@ -157,6 +164,11 @@ public sealed class CairnServer : IAsyncDisposable
                 }
             }
 
+            if (options.MetricsPort is not null)
+            {
+                Metrics.MetricsEndpoint.Listen(kestrel, options);
+            }
+
             if (options.UnixSocketPath is not null)
             {
                 StartupException.RemoveStaleUnixSocket(options.UnixSocketPath);
@@ -170,6 +182,11 @@ public sealed class CairnServer : IAsyncDisposable
         context.Log.Logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Cairn.Server");
         context.Stopping = app.Lifetime.ApplicationStopping;
         var server = new CairnServer(app, context, store, durability);
+        if (options.MetricsPort is not null)
+        {
+            Metrics.MetricsEndpoint.Map(app);
+        }
+
         context.ShutdownRequested += () => app.Lifetime.StopApplication();
         app.Lifetime.ApplicationStopping.Register(context.Connections.StopAll);
         return server;
@@ -201,6 +218,12 @@ public sealed class CairnServer : IAsyncDisposable
             // Kestrel names a listener with TLS middleware https://, a plain one http://.
             if (Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip))
             {
+                if (uri.Port == Context.Options.MetricsPort)
+                {
+                    MetricsEndPoint = new IPEndPoint(ip, uri.Port);
+                    continue;
+                }
+
                 endPoints.Add(new IPEndPoint(ip, uri.Port));
                 if (uri.Scheme == "https")
                 {

@@ -95,6 +95,9 @@ public static class CommandLine
                 case "sync-replicas":
                     options.SyncReplicas = ParseInt(Value(), arg, 0, 16);
                     break;
+                case "metrics-port":
+                    options.MetricsPort = ParseInt(Value(), arg, 1, 65535);
+                    break;
                 case "sync-timeout":
                     options.SyncTimeout = TimeSpan.FromMilliseconds(ParseInt(Value(), arg, 1, 3_600_000));
                     break;
@@ -270,6 +273,11 @@ public static class CommandLine
         }
 
         CheckReplication(options);
+        if (options.MetricsPort is { } metricsPort && metricsPort == options.Port && options.TcpEnabled)
+        {
+            throw new CommandLineException($"--metrics-port {metricsPort} is the memcached port (-p): give metrics a port of their own");
+        }
+
         CheckAuthentication(options, protocolGiven);
         return options;
     }
@@ -407,6 +415,7 @@ public static class CommandLine
             --enable-replicaof    allow the "replicaof" command (off: a client could repoint the server)
             --sync-replicas=<n>   acknowledge a write only once n replicas hold it too (default: 0)
             --sync-timeout=<ms>   how long writes wait for those replicas before an error (default: 1000)
+            --metrics-port=<num>  serve Prometheus metrics at http://<first -l address>:<num>/metrics (default: off)
             --etcd=<urls>         elect the primary through etcd (http://host:port, comma separated);
                                   needs --cluster=<name>, --node-id=<id>, --advertise=<host:port>
             --lease-ttl=<s>       the leader's etcd lease in seconds (default: 5)

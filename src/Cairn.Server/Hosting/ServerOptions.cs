@@ -72,6 +72,12 @@ public sealed class ServerOptions
     /// </summary>
     public int SyncReplicas { get; set; }
 
+    /// <summary>
+    /// --metrics-port N: serve Prometheus text format at /metrics over HTTP on this port, on the first -l address
+    /// (loopback by default); null: no metrics listener.
+    /// </summary>
+    public int? MetricsPort { get; set; }
+
     /// <summary>--sync-timeout MS: how long a batch waits for its replicas before its writes are answered with an error.</summary>
     public TimeSpan SyncTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
