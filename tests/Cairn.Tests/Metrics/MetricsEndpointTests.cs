@@ -43,6 +43,12 @@ public sealed partial class MetricsEndpointTests
         Assert.Equal(1, samples[("cairn_items_current", "")]);
         Assert.True(samples[("cairn_log_records_total", "")] >= 1);
         Assert.True(samples[("cairn_network_read_bytes_total", "")] > 0);
+
+        // Every series the shipped Grafana dashboard queries is one the server serves (the replica-only lag aside).
+        var dashboard = await File.ReadAllTextAsync(Path.Combine(ExternalTool.RepositoryRoot, "deploy", "grafana-dashboard.json"));
+        var queried = MetricName().Matches(dashboard).Select(m => m.Value).Distinct().ToList();
+        Assert.NotEmpty(queried);
+        Assert.All(queried.Where(name => name != "cairn_replication_lag"), name => Assert.Contains(name, types.Keys));
     }
 
     [Fact]
@@ -81,6 +87,9 @@ public sealed partial class MetricsEndpointTests
 
         return (types, samples);
     }
+
+    [GeneratedRegex(@"cairn_[a-z_]+")]
+    private static partial Regex MetricName();
 
     [GeneratedRegex(@"^(?<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?<labels>[^}]*)\})? (?<value>[-+0-9.eE]+|NaN|[+-]Inf)( [0-9]+)?$")]
     private static partial Regex SampleLine();
