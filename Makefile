@@ -1,5 +1,5 @@
 # Thin wrappers over the dotnet commands; ARGS passes flags to the server, e.g. make ARGS="-p 11211 -vv".
-.PHONY: run build tests manyclients compat memory format ci
+.PHONY: run build tests manyclients compat memory format ci publish
 
 run:
 	dotnet run -c Release --project src/Cairn.Server -- $(ARGS)
@@ -29,6 +29,16 @@ compat:
 memory:
 	dotnet build -c Release src/Cairn.Server
 	python3 bench/memory_per_item.py
+
+# A self-contained folder (no .NET install needed on the target): cairn-server and the cairn CLI side by side,
+# as deploy/cairn.service expects them under /opt/cairn. RID picks the platform (linux-x64, linux-arm64).
+RID ?= linux-x64
+publish:
+	rm -rf publish/cairn
+	dotnet publish src/Cairn.Server -c Release -r $(RID) --self-contained -o publish/cairn
+	dotnet publish src/Cairn.Cli -c Release -r $(RID) --self-contained -o publish/cairn
+	cp deploy/cairn.service README.md publish/cairn/
+	publish/cairn/cairn-server --version && publish/cairn/cairn --version
 
 format:
 	dotnet format Cairn.slnx
