@@ -41,7 +41,9 @@ public sealed partial class AppendLog
                 TaskCreationOptions.LongRunning,
                 TaskScheduler.Default).ConfigureAwait(false);
             Interlocked.Increment(ref _compactions);
-            Interlocked.Exchange(ref _lastCompactionTicks, Stopwatch.GetElapsedTime(started).Ticks);
+            var took = Stopwatch.GetElapsedTime(started);
+            Interlocked.Exchange(ref _lastCompactionTicks, took.Ticks);
+            _meter.Compacted(took);
         }
         finally
         {

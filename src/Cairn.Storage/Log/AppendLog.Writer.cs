@@ -238,6 +238,7 @@ public sealed partial class AppendLog
         SignalWritten();
         Interlocked.Increment(ref _groupCommits);
         Interlocked.Add(ref _recordsWritten, records);
+        _meter.Committed(records);
         if (records > Interlocked.Read(ref _maxRecordsPerCommit))
         {
             Interlocked.Exchange(ref _maxRecordsPerCommit, records);
@@ -358,9 +359,11 @@ public sealed partial class AppendLog
     private void Fsync()
     {
         _options.BeforeIo?.Invoke(LogIoOperation.Fsync);
+        var started = _time.GetTimestamp();
         RandomAccess.FlushToDisk(_currentHandle);
         Interlocked.Increment(ref _fsyncs);
         _lastFsyncTimestamp = _time.GetTimestamp();
+        _meter.Fsynced(_time.GetElapsedTime(started, _lastFsyncTimestamp));
         _dirty = false;
         _unsynced.Clear();
     }

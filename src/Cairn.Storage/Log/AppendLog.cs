@@ -29,6 +29,7 @@ public sealed partial class AppendLog : IDisposable
     private readonly Action<string>? _log;
     private readonly Thread _writer;
     private readonly SemaphoreSlim _compactionGate = new(1, 1);
+    private readonly LogMeter _meter = new();
     private readonly CancellationTokenSource _disposeCancellation = new();
     private readonly TimeSpan _recoveryDuration;
 
@@ -392,6 +393,7 @@ public sealed partial class AppendLog : IDisposable
         _lockFile.Dispose();
         _compactionGate.Dispose();
         _disposeCancellation.Dispose();
+        _meter.Dispose();
     }
 
     /// <summary>

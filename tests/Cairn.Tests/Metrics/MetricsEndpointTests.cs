@@ -11,7 +11,11 @@ public sealed partial class MetricsEndpointTests
     public async Task Metrics_are_served_in_prometheus_text_format_and_follow_the_commands()
     {
         var metricsPort = EtcdProcess.FreePort();
-        await using var server = await TestServer.StartAsync(options => options.MetricsPort = metricsPort);
+        await using var server = await TestServer.StartAsync(options =>
+        {
+            options.MetricsPort = metricsPort;
+            options.Fsync = Cairn.Storage.Log.FsyncPolicy.Always;
+        });
         Assert.Equal(metricsPort, server.Server.MetricsEndPoint?.Port);
         Assert.DoesNotContain(server.Server.EndPoints, e => e.Port == metricsPort);
 
@@ -21,6 +25,7 @@ public sealed partial class MetricsEndpointTests
             await client.RoundTripAsync("get a\r\n", "VALUE a 0 1\r\nx\r\nEND\r\n");
             await client.RoundTripAsync("get b\r\n", "END\r\n");
             await client.RoundTripAsync("get c\r\n", "END\r\n");
+            await client.RoundTripAsync("compact\r\n", "OK\r\n");
         }
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
@@ -44,9 +49,18 @@ public sealed partial class MetricsEndpointTests
         Assert.True(samples[("cairn_log_records_total", "")] >= 1);
         Assert.True(samples[("cairn_network_read_bytes_total", "")] > 0);
 
+        // The log's histograms: the set above was written by a group commit and fsynced (--fsync always).
+        Assert.Equal("histogram", types["cairn_log_fsync_duration_seconds"]);
+        Assert.Equal("histogram", types["cairn_log_group_commit_records"]);
+        Assert.True(samples[("cairn_log_fsync_duration_seconds_count", "")] >= 1);
+        Assert.True(samples[("cairn_log_group_commit_records_count", "")] >= 1);
+        Assert.True(samples[("cairn_log_group_commit_records_bucket", "le=\"+Inf\"")] >= 1);
+        Assert.True(samples[("cairn_log_compaction_duration_seconds_count", "")] >= 1);
+        Assert.Equal(1, samples[("cairn_log_compactions_total", "")]);
+
         // Every series the shipped Grafana dashboard queries is one the server serves (the replica-only lag aside).
         var dashboard = await File.ReadAllTextAsync(Path.Combine(ExternalTool.RepositoryRoot, "deploy", "grafana-dashboard.json"));
-        var queried = MetricName().Matches(dashboard).Select(m => m.Value).Distinct().ToList();
+        var queried = MetricName().Matches(dashboard).Select(m => HistogramSeries().Replace(m.Value, "")).Distinct().ToList();
         Assert.NotEmpty(queried);
         Assert.All(queried.Where(name => name != "cairn_replication_lag"), name => Assert.Contains(name, types.Keys));
     }
@@ -90,6 +104,9 @@ public sealed partial class MetricsEndpointTests
 
     [GeneratedRegex(@"cairn_[a-z_]+")]
     private static partial Regex MetricName();
+
+    [GeneratedRegex(@"_(bucket|sum|count)$")]
+    private static partial Regex HistogramSeries();
 
     [GeneratedRegex(@"^(?<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?<labels>[^}]*)\})? (?<value>[-+0-9.eE]+|NaN|[+-]Inf)( [0-9]+)?$")]
     private static partial Regex SampleLine();
