@@ -24,6 +24,8 @@ internal static class CliApplication
           compact                               rewrite the server's log now
           bench [options]                       load test (cairn bench --help)
           reshard --from LIST --to LIST         move keys whose ketama owner changes (cairn reshard --help)
+          backup DIR                            copy a consistent snapshot of the running server into DIR
+          restore DIR --data-dir D              build data directory D from backup DIR (checked first)
 
         options:
           --server, -s host:port                the server (default 127.0.0.1:9889)
@@ -34,7 +36,7 @@ internal static class CliApplication
           --help, -h                            this text
 
         exit codes: 0 ok, 1 not found / not stored, 2 usage error, 3 server unreachable, 4 server error reply,
-                    5 reshard left keys on a wrong node, 130 interrupted
+                    5 reshard left keys on a wrong node, 6 a backup or data directory is damaged, 130 interrupted
         """;
 
     public static async Task<int> RunAsync(
@@ -66,7 +68,17 @@ internal static class CliApplication
                 return await new ReshardRunner(ReshardOptions.Parse(parsed), output, error).RunAsync(cancellation);
             }
 
+            if (command == "restore")
+            {
+                return await BackupCommands.RestoreAsync(parsed, output);
+            }
+
             var servers = ServerSelection.From(parsed);
+            if (command == "backup")
+            {
+                return await BackupCommands.BackupAsync(parsed, servers.Single(command), output, error, cancellation);
+            }
+
             if (command is null)
             {
                 parsed.AllowOnly("cairn");
@@ -97,6 +109,11 @@ internal static class CliApplication
         {
             await error.WriteLineAsync($"cairn: {unreachable.Message}");
             return ExitCodes.Unreachable;
+        }
+        catch (Cairn.Storage.Backup.BackupDamagedException damaged)
+        {
+            await error.WriteLineAsync($"cairn: refused, nothing was changed: {damaged.Message}");
+            return ExitCodes.Damaged;
         }
         catch (ServerReplyException reply)
         {

@@ -18,6 +18,9 @@ internal static class ExitCodes
     /// <summary>`cairn reshard` finished with keys still on a node the new list does not place them on.</summary>
     public const int Incomplete = 5;
 
+    /// <summary>A backup or data directory failed its checks (the file and offset are named); nothing was changed.</summary>
+    public const int Damaged = 6;
+
     /// <summary>Ctrl-C (128 + SIGINT, as shells report it).</summary>
     public const int Interrupted = 130;
 }
