@@ -26,6 +26,7 @@ internal static class CliApplication
           reshard --from LIST --to LIST         move keys whose ketama owner changes (cairn reshard --help)
           backup DIR                            copy a consistent snapshot of the running server into DIR
           restore DIR --data-dir D              build data directory D from backup DIR (checked first)
+          verify --data-dir D                   check a stopped server's log; say what a start would do
 
         options:
           --server, -s host:port                the server (default 127.0.0.1:9889)
@@ -36,7 +37,8 @@ internal static class CliApplication
           --help, -h                            this text
 
         exit codes: 0 ok, 1 not found / not stored, 2 usage error, 3 server unreachable, 4 server error reply,
-                    5 reshard left keys on a wrong node, 6 a backup or data directory is damaged, 130 interrupted
+                    5 reshard left keys on a wrong node, 6 a backup or data directory is damaged,
+                    7 verify: a start would repair first, 130 interrupted
         """;
 
     public static async Task<int> RunAsync(
@@ -71,6 +73,11 @@ internal static class CliApplication
             if (command == "restore")
             {
                 return await BackupCommands.RestoreAsync(parsed, output);
+            }
+
+            if (command == "verify")
+            {
+                return await BackupCommands.VerifyAsync(parsed, output, error);
             }
 
             var servers = ServerSelection.From(parsed);

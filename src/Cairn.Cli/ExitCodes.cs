@@ -21,6 +21,9 @@ internal static class ExitCodes
     /// <summary>A backup or data directory failed its checks (the file and offset are named); nothing was changed.</summary>
     public const int Damaged = 6;
 
+    /// <summary>`cairn verify`: a start would repair the directory first (cut a torn tail, set files aside), then serve.</summary>
+    public const int WouldRepair = 7;
+
     /// <summary>Ctrl-C (128 + SIGINT, as shells report it).</summary>
     public const int Interrupted = 130;
 }

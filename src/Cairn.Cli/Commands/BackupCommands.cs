@@ -3,10 +3,15 @@ using System.Globalization;
 using Cairn.Cli.Connection;
 using Cairn.Replication;
 using Cairn.Storage.Backup;
+using Cairn.Storage.Log;
+using Cairn.Storage.Recovery;
 
 namespace Cairn.Cli.Commands;
 
-/// <summary>`cairn backup` (online, from a running server) and `cairn restore` (offline, into a new data directory).</summary>
+/// <summary>
+/// `cairn backup` (online, from a running server), `cairn restore` (offline, into a new data directory) and `cairn
+/// verify` (offline: what a start on a data directory would do).
+/// </summary>
 internal static class BackupCommands
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
@@ -98,6 +103,57 @@ internal static class BackupCommands
 
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"restored {manifest.Records:N0} records (as of sequence {manifest.CoversSequence} of {manifest.Source}) into {dataDirectory} in {clock.Elapsed.TotalSeconds:0.0} s; start it with: cairn-server --data-dir {dataDirectory}"));
+        return ExitCodes.Success;
+    }
+
+    public static async Task<int> VerifyAsync(ParsedArguments parsed, TextWriter output, TextWriter error)
+    {
+        parsed.AllowOnly("verify", "data-dir");
+        var dataDirectory = parsed.Get("data-dir") ?? throw new UsageException("usage: cairn verify --data-dir D (a stopped server's data directory)");
+        if (parsed.Positionals.Count > 1)
+        {
+            throw new UsageException($"unexpected argument '{parsed.Positionals[1]}'");
+        }
+
+        DataDirectoryCheckResult result;
+        try
+        {
+            result = DataDirectoryCheck.Run(dataDirectory);
+        }
+        catch (DirectoryNotFoundException missing)
+        {
+            throw new UsageException($"--data-dir: {missing.Message}");
+        }
+        catch (DataDirectoryLockedException locked)
+        {
+            throw new UsageException($"--data-dir: {locked.Message} A running server's log changes under a check; verify it stopped, or verify a restored backup.");
+        }
+
+        var report = result.Report;
+        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"checked {dataDirectory}: {report.Segments} segments, {report.Records:N0} records, {report.Bytes / 1048576.0:0.0} MiB; every record replayed had a matching CRC"));
+        if (result.Changes.Count > 0)
+        {
+            await output.WriteLineAsync("a start would first:");
+            foreach (var change in result.Changes)
+            {
+                await output.WriteLineAsync("  - " + change);
+            }
+        }
+
+        if (result.Refusal is not null)
+        {
+            await error.WriteLineAsync($"cairn: a start would refuse: {result.Refusal}");
+            return ExitCodes.Damaged;
+        }
+
+        if (result.Changes.Count > 0)
+        {
+            await output.WriteLineAsync("and then serve every acknowledged write (nothing was changed now)");
+            return ExitCodes.WouldRepair;
+        }
+
+        await output.WriteLineAsync("a start would change nothing");
         return ExitCodes.Success;
     }
 

@@ -26,11 +26,15 @@ internal sealed class RecoveredLog(List<SegmentInfo> segments, ulong lastSequenc
 /// </summary>
 internal static class LogRecovery
 {
-    public static RecoveredLog Recover(string directory, LogOptions options, LogRecordHandler replay)
+    public static RecoveredLog Recover(string directory, LogOptions options, LogRecordHandler replay) =>
+        Recover(directory, options, replay, RecoveryEffects.Applied(options));
+
+    /// <summary>Recovery with its changes to the directory made through <paramref name="effects"/>.</summary>
+    public static RecoveredLog Recover(string directory, LogOptions options, LogRecordHandler replay, RecoveryEffects effects)
     {
         long started = Stopwatch.GetTimestamp();
         var named = ReadManifest(directory);
-        RemoveOwnTempFiles(directory, options.Log);
+        RemoveOwnTempFiles(directory, effects);
         var unnamed = FindUnnamedSegments(directory, named);
         if (named is null && unnamed.Find(path => new FileInfo(path).Length > LogRecordCodec.SegmentHeaderSize) is { } orphan)
         {
@@ -56,7 +60,8 @@ internal static class LogRecovery
 
             if (damage.IsTornTail)
             {
-                tornSavedAs = CutTornTail(path, damage, options);
+                // A torn tail is a write that never completed, so never acknowledged.
+                tornSavedAs = effects.CutAt(path, damage.Offset, "torn", $"torn tail ({damage.Reason})", mayCutWithoutCopy: true);
                 tornBytes += damage.FileLength - damage.Offset;
                 segments.Add(new SegmentInfo(ids[i], outcome.Kind, path, damage.Offset));
                 continue;
@@ -68,37 +73,34 @@ internal static class LogRecovery
             }
 
             // The operator allowed the cut: keep the good prefix, move the rest aside (never delete it).
+            var allowed = $"corruption ({damage.Reason}), cut as {LogCorruptionException.TruncateFlag} allows";
             if (damage.Offset >= LogRecordCodec.SegmentHeaderSize)
             {
-                tornSavedAs = MoveAside(path, damage.Offset, "corrupt", options.Time);
+                tornSavedAs = effects.CutAt(path, damage.Offset, "corrupt", allowed, mayCutWithoutCopy: false);
                 segments.Add(new SegmentInfo(ids[i], outcome.Kind, path, damage.Offset));
             }
             else if (File.Exists(path))
             {
-                tornSavedAs = SegmentFiles.AsideName(path, "corrupt", options.Time);
-                File.Move(path, tornSavedAs);
+                tornSavedAs = effects.MoveAside(path, "corrupt", allowed);
             }
 
             tornBytes += damage.FileLength - Math.Max(damage.Offset, 0);
-            options.Log?.Invoke($"cairn log: corruption in {path} at offset {damage.Offset} ({damage.Reason}); cut there as {LogCorruptionException.TruncateFlag} allows, damaged bytes saved as {tornSavedAs}");
             for (int j = i + 1; j < ids.Count; j++)
             {
                 var later = Path.Combine(directory, SegmentFiles.SegmentName(ids[j]));
                 if (File.Exists(later))
                 {
-                    var aside = SegmentFiles.AsideName(later, "dropped", options.Time);
-                    File.Move(later, aside);
-                    tornBytes += new FileInfo(aside).Length;
-                    options.Log?.Invoke($"cairn log: {later} follows the corruption; moved aside as {aside}");
+                    tornBytes += new FileInfo(later).Length;
+                    effects.MoveAside(later, "dropped", "it follows the corruption");
                 }
             }
 
-            SegmentFiles.WriteManifest(directory, segments.Select(s => s.Id), options.BeforeIo);
+            effects.WriteManifest(directory, segments.Select(s => s.Id));
             break;
         }
 
-        SetAsideUnnamed(directory, unnamed, segments, state, options);
-        BoundAsideCopies(directory, options.Log);
+        SetAsideUnnamed(directory, unnamed, segments, state, effects);
+        BoundAsideCopies(directory, effects);
 
         var report = new RecoveryReport(
             state.Records,
@@ -133,23 +135,21 @@ internal static class LogRecovery
     /// Deletes MANIFEST.tmp and log-*.seg.tmp: a manifest or snapshot whose write was interrupted before its rename.
     /// They are this code's own unfinished copies of state the named log still holds, so nothing is lost with them.
     /// </summary>
-    private static void RemoveOwnTempFiles(string directory, Action<string>? log)
+    private static void RemoveOwnTempFiles(string directory, RecoveryEffects effects)
     {
         bool removed = false;
         foreach (var path in Directory.EnumerateFiles(directory))
         {
             if (SegmentFiles.IsOwnTempFile(Path.GetFileName(path)))
             {
-                long length = new FileInfo(path).Length;
-                File.Delete(path);
+                effects.Remove(path, "an unfinished temp file of an interrupted compaction or manifest switch");
                 removed = true;
-                log?.Invoke($"cairn log: removed {path} ({length} bytes), an unfinished temp file of an interrupted compaction or manifest switch");
             }
         }
 
         if (removed)
         {
-            SegmentFiles.FsyncDirectory(directory);
+            effects.SyncDirectory(directory);
         }
     }
 
@@ -175,7 +175,7 @@ internal static class LogRecovery
     /// the MANIFEST never switched to (the compaction's own output, finished or abandoned as MANIFEST decided), and a
     /// rotation's fresh segment holding no record. Anything else is renamed aside, never deleted.
     /// </summary>
-    private static void SetAsideUnnamed(string directory, List<string> unnamed, List<SegmentInfo> named, ReplayState state, LogOptions options)
+    private static void SetAsideUnnamed(string directory, List<string> unnamed, List<SegmentInfo> named, ReplayState state, RecoveryEffects effects)
     {
         if (unnamed.Count == 0)
         {
@@ -196,7 +196,6 @@ internal static class LogRecovery
 
         foreach (var (path, segment) in found)
         {
-            long length = new FileInfo(path).Length;
             string? why = segment switch
             {
                 { IsSnapshot: false, Id: var id } when named.Count > 0 && named[0].IsSnapshot && id < firstNamedId && segment.LastSequence <= state.SnapshotCovers
@@ -209,17 +208,14 @@ internal static class LogRecovery
             };
             if (why is not null)
             {
-                File.Delete(path);
-                options.Log?.Invoke($"cairn log: removed {path} ({length} bytes): {why}");
+                effects.Remove(path, why);
                 continue;
             }
 
-            var aside = SegmentFiles.AsideName(path, "unnamed", options.Time);
-            File.Move(path, aside);
-            options.Log?.Invoke($"cairn log: {path} ({length} bytes) is not named in MANIFEST and holds nothing past the named log; moved aside as {aside}");
+            effects.MoveAside(path, "unnamed", "it is not named in MANIFEST and holds nothing past the named log");
         }
 
-        SegmentFiles.FsyncDirectory(directory);
+        effects.SyncDirectory(directory);
     }
 
     /// <summary>What an unnamed segment holds: its header, and its valid records up to the first damage.</summary>
@@ -264,7 +260,7 @@ internal static class LogRecovery
     }
 
     /// <summary>Torn and corrupt tails are copies recovery made; keep the newest few so crash after crash cannot fill the disk.</summary>
-    private static void BoundAsideCopies(string directory, Action<string>? log)
+    private static void BoundAsideCopies(string directory, RecoveryEffects effects)
     {
         const int Keep = 8;
         var copies = Directory.EnumerateFiles(directory)
@@ -276,9 +272,7 @@ internal static class LogRecovery
             .ToList();
         foreach (var file in copies)
         {
-            long length = file.Length;
-            file.Delete();
-            log?.Invoke($"cairn log: removed {file.FullName} ({length} bytes), a torn-tail copy older than the newest {Keep}");
+            effects.Remove(file.FullName, $"a torn-tail copy older than the newest {Keep}");
         }
     }
 
@@ -423,77 +417,6 @@ internal static class LogRecovery
         }
 
         return -1;
-    }
-
-    /// <summary>
-    /// A torn tail is a write that never completed, so never acknowledged: it is copied aside for inspection when
-    /// there is room, but a full disk (the usual reason a write was torn) must not stop the restart, so then its
-    /// first bytes go to the log and the segment is cut without a copy. Returns the copy's path, or null.
-    /// </summary>
-    private static string? CutTornTail(string path, Damage damage, LogOptions options)
-    {
-        long tornLength = damage.FileLength - damage.Offset;
-        try
-        {
-            var savedAs = MoveAside(path, damage.Offset, "torn", options.Time);
-            options.Log?.Invoke($"cairn log: torn tail in {path}: {tornLength} bytes after offset {damage.Offset} ({damage.Reason}) copied to {savedAs} and cut; the log continues from the last good record");
-            return savedAs;
-        }
-        catch (IOException error)
-        {
-            var head = new byte[(int)Math.Min(64, tornLength)].AsSpan();
-            using (var source = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read))
-            {
-                head = head[..SegmentReader.ReadFully(source, head, damage.Offset)];
-                RandomAccess.SetLength(source, damage.Offset);
-                RandomAccess.FlushToDisk(source);
-            }
-
-            options.Log?.Invoke($"cairn log: torn tail in {path}: {tornLength} bytes after offset {damage.Offset} ({damage.Reason}) could not be copied aside ({error.Message}); cut without a copy. First bytes: {Convert.ToHexString(head)}");
-            return null;
-        }
-    }
-
-    /// <summary>Copies bytes [offset, end) of the segment to a new file beside it, fsyncs that, then cuts the segment at offset and fsyncs it.</summary>
-    private static string MoveAside(string path, long offset, string suffix, TimeProvider time)
-    {
-        var aside = SegmentFiles.AsideName(path, suffix, time);
-        using (var source = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read))
-        {
-            long length = RandomAccess.GetLength(source);
-            try
-            {
-                using (var target = File.OpenHandle(aside, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-                {
-                    var buffer = new byte[(int)Math.Min(1024 * 1024, Math.Max(length - offset, 1))];
-                    for (long at = offset; at < length;)
-                    {
-                        int read = RandomAccess.Read(source, buffer, at);
-                        if (read == 0)
-                        {
-                            break;
-                        }
-
-                        RandomAccess.Write(target, buffer.AsSpan(0, read), at - offset);
-                        at += read;
-                    }
-
-                    RandomAccess.FlushToDisk(target);
-                }
-            }
-            catch
-            {
-                // A copy that failed half-way (a full disk) is recovery's own file: remove it before giving up.
-                File.Delete(aside);
-                throw;
-            }
-
-            RandomAccess.SetLength(source, offset);
-            RandomAccess.FlushToDisk(source);
-        }
-
-        SegmentFiles.FsyncDirectory(Path.GetDirectoryName(path)!);
-        return aside;
     }
 
     private sealed class ReplayState
