@@ -37,22 +37,24 @@ public static class BackupReader
         }
 
         file.Position = 0;
+
+        // Offsets are counted here rather than asked of the stream, which may ask the kernel each time.
+        long fileLength = manifest.Bytes, offset = 0;
         var header = new byte[LogRecords.HeaderSize];
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {
             long records = 0;
-            while (file.Position < file.Length)
+            for (; offset < fileLength; records++)
             {
-                long offset = file.Position;
-                if (file.Length - offset < header.Length)
+                if (fileLength - offset < header.Length)
                 {
                     throw new BackupDamagedException(path, offset, "a record cut short");
                 }
 
                 file.ReadExactly(header);
                 int length = LogRecords.PeekLength(header);
-                if (length < header.Length || offset + length > file.Length)
+                if (length < header.Length || offset + length > fileLength)
                 {
                     throw new BackupDamagedException(path, offset, "a record with an impossible length");
                 }
@@ -71,12 +73,12 @@ public static class BackupReader
                 }
 
                 onRecord(record);
-                records++;
+                offset += length;
             }
 
             return records == manifest.Records
                 ? manifest
-                : throw new BackupDamagedException(path, file.Length, $"{records} records, but the manifest says {manifest.Records}");
+                : throw new BackupDamagedException(path, fileLength, $"{records} records, but the manifest says {manifest.Records}");
         }
         finally
         {
@@ -85,8 +87,10 @@ public static class BackupReader
     }
 
     /// <summary>
-    /// Builds a data directory a server starts from, holding exactly the backup's items: every record is checked
-    /// first (nothing is created from a damaged backup), then appended through the same log a replica writes with.
+    /// Builds a data directory a server starts from, holding exactly the backup's items. Every record is checked first
+    /// (nothing is created from a damaged backup); then items.log, which holds a snapshot's records in the log's own
+    /// encoding, becomes the directory's one snapshot segment behind the header compaction would write, and MANIFEST
+    /// names it. The server's recovery replays it like any compacted log.
     /// </summary>
     public static BackupManifest Restore(string directory, string dataDirectory)
     {
@@ -95,14 +99,33 @@ public static class BackupReader
             throw new IOException($"{dataDirectory} is not empty: restore into a new or empty data directory (nothing there was changed)");
         }
 
-        _ = Read(directory, static (scoped in LogRecord _) => { });
-        Directory.CreateDirectory(dataDirectory);
-        using var log = AppendLog.Open(new LogOptions { Directory = dataDirectory, Fsync = FsyncPolicy.No }, static (scoped in LogRecord _) => { }, out _);
-        long last = 0;
-        var manifest = Read(directory, (scoped in LogRecord record) => last = log.Append(record));
+        ulong highestCas = 0;
+        var manifest = Read(directory, (scoped in LogRecord record) =>
+        {
+            if (record.Type is LogRecordType.Set or LogRecordType.FlushAll)
+            {
+                highestCas = Math.Max(highestCas, record.Cas);
+            }
+        });
 
-        // Written before the log closes (which fsyncs), so a failed write surfaces here rather than as a short log.
-        log.WaitForDurableAsync(last).AsTask().GetAwaiter().GetResult();
+        Directory.CreateDirectory(dataDirectory);
+        const ulong SegmentId = 1;
+        var segment = Path.Combine(dataDirectory, SegmentFiles.SegmentName(SegmentId));
+        using (var output = new FileStream(segment, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+        {
+            var header = new byte[LogRecordCodec.SegmentHeaderSize];
+            LogRecordCodec.WriteSegmentHeader(header, LogRecordCodec.KindSnapshot, SegmentId, manifest.CoversSequence, highestCas);
+            output.Write(header);
+            using (var items = new FileStream(Path.Combine(directory, BackupManifest.ItemsFileName), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20))
+            {
+                items.CopyTo(output);
+            }
+
+            output.Flush(flushToDisk: true);
+        }
+
+        SegmentFiles.WriteManifest(dataDirectory, [SegmentId], beforeIo: null);
+        SegmentFiles.FsyncDirectory(Path.GetDirectoryName(Path.GetFullPath(dataDirectory)) ?? dataDirectory);
         return manifest;
     }
 }

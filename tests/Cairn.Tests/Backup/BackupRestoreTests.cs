@@ -81,9 +81,9 @@ public sealed partial class BackupRestoreTests : IDisposable
         var original = await File.ReadAllBytesAsync(items);
         var originalManifest = await File.ReadAllTextAsync(manifest);
 
-        // A flipped byte: the SHA-256 catches it.
+        // A flipped byte in the last record's value: the SHA-256 catches it.
         var flipped = (byte[])original.Clone();
-        flipped[original.Length / 2] ^= 0x40;
+        flipped[^2] ^= 0x40;
         await File.WriteAllBytesAsync(items, flipped);
         await AssertRefusedAsync(backup, $"{items} at offset 0: SHA-256");
 
