@@ -1,5 +1,6 @@
 using System.Globalization;
 using Cairn.Storage.Durability;
+using Microsoft.Extensions.Logging;
 
 namespace Cairn.Replication;
 
@@ -16,7 +17,7 @@ public static class ForkKeeper
     /// <summary>How many kept histories stay; older ones (which this code wrote) go.</summary>
     public const int Kept = 8;
 
-    public static void KeepAsideBeforeFullResync(DurableStore durable, string dataDirectory, string? followedId, Action<string>? log)
+    public static void KeepAsideBeforeFullResync(DurableStore durable, string dataDirectory, string? followedId, ILogger log)
     {
         var records = durable.Log.LastAppendedSequence;
         if (followedId is not null || records == 0)
@@ -42,8 +43,7 @@ public static class ForkKeeper
             File.Copy(manifest, Path.Combine(target, "MANIFEST"));
         }
 
-        log?.Invoke($"replication: discarding this node's own history ({records} records, {bytes} bytes of log) for the new primary's; " +
-            $"any write in it the new primary lacks was never acknowledged with --sync-replicas. Kept aside in {target}");
+        ReplicationLog.HistoryDiscarded(log, records, bytes, target);
         foreach (var old in Directory.GetDirectories(dataDirectory, DirectoryPrefix + "*").Order(StringComparer.Ordinal).SkipLast(Kept))
         {
             Directory.Delete(old, recursive: true);

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using Cairn.Storage.Durability;
 using Cairn.Storage.Log;
+using Microsoft.Extensions.Logging;
 
 namespace Cairn.Replication;
 
@@ -21,7 +22,7 @@ public sealed class ReplicaFollower : IAsyncDisposable
     private readonly DurableStore _durable;
     private readonly string _dataDirectory;
     private readonly ReplicaLink _link;
-    private readonly Action<string>? _log;
+    private readonly ILogger _log;
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private readonly string? _nodeId;
@@ -29,7 +30,7 @@ public sealed class ReplicaFollower : IAsyncDisposable
     private int _acknowledgementWanted;
     private volatile bool _inSnapshot;
 
-    public ReplicaFollower(DurableStore durable, string dataDirectory, ReplicaLink link, Action<string>? log, string? nodeId = null)
+    public ReplicaFollower(DurableStore durable, string dataDirectory, ReplicaLink link, ILogger log, string? nodeId = null)
     {
         _durable = durable;
         _dataDirectory = dataDirectory;
@@ -74,7 +75,7 @@ public sealed class ReplicaFollower : IAsyncDisposable
                 // link is dropped and retried, and the error says what to raise.
                 if (!stopping.IsCancellationRequested)
                 {
-                    _log?.Invoke($"replication: link to {_link.Host}:{_link.Port} lost ({error.Message}); retrying");
+                    ReplicationLog.LinkLost(_log, _link.Host, _link.Port, error.Message);
                 }
             }
             finally
@@ -107,7 +108,7 @@ public sealed class ReplicaFollower : IAsyncDisposable
         _inSnapshot = full;
         if (full)
         {
-            _log?.Invoke($"replication: full resync from {_link.Host}:{_link.Port} (replication id {answer[1]})");
+            ReplicationLog.FullResyncFrom(_log, _link.Host, _link.Port, answer[1]);
             ForkKeeper.KeepAsideBeforeFullResync(_durable, _dataDirectory, _link.ReplicationId, _log);
             ReplicationIdentity.ForgetReplicaPosition(_dataDirectory);
             _durable.ResetForFullResync();

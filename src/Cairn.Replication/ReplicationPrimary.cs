@@ -5,6 +5,7 @@ using System.Net;
 using System.Text;
 using Cairn.Storage.Durability;
 using Cairn.Storage.Log;
+using Microsoft.Extensions.Logging;
 
 namespace Cairn.Replication;
 
@@ -17,7 +18,7 @@ public sealed record ReplicationRequest(string ReplicationId, ulong AfterSequenc
 /// A replica whose id is not this node's, or whose position the log no longer holds (compacted) or never held
 /// (beyond it), gets a full resync: the snapshot, then everything after it.
 /// </summary>
-public sealed class ReplicationPrimary(DurableStore durable, ReplicationState state, TimeProvider time, Action<string>? log = null)
+public sealed class ReplicationPrimary(DurableStore durable, ReplicationState state, TimeProvider time, ILogger log)
 {
     /// <summary>Bytes of records sent before a flush, so a replica far behind still receives steadily.</summary>
     private const int FlushBytes = 256 * 1024;
@@ -30,12 +31,11 @@ public sealed class ReplicationPrimary(DurableStore durable, ReplicationState st
         if (sameHistory && request.AfterSequence > durable.Log.LastAppendedSequence)
         {
             // A replica claiming more of this history than exists has diverged (or its files were swapped): say so.
-            log?.Invoke($"replication: replica {request.NodeId ?? request.Remote?.ToString()} asked for sequence {request.AfterSequence}, " +
-                $"beyond this primary's {durable.Log.LastAppendedSequence}; sending a full resync");
+            ReplicationLog.ReplicaAheadOfPrimary(log, request.NodeId ?? (object?)request.Remote, request.AfterSequence, durable.Log.LastAppendedSequence);
         }
         else if (!sameHistory && request.ReplicationId != ReplicationFrames.NoHistory)
         {
-            log?.Invoke($"replication: replica {request.NodeId ?? request.Remote?.ToString()} holds history {request.ReplicationId}, not this primary's; sending a full resync");
+            ReplicationLog.ReplicaOtherHistory(log, request.NodeId ?? (object?)request.Remote, request.ReplicationId);
         }
 
         var full = !sameHistory || request.AfterSequence > durable.Log.LastWrittenSequence || LogTail.WouldNeedFullResync(durable.Log, request.AfterSequence);
@@ -63,7 +63,7 @@ public sealed class ReplicationPrimary(DurableStore durable, ReplicationState st
         catch (LogTailGapException gap)
         {
             // The replica reconnects, finds its position compacted away, and is sent a full resync.
-            log?.Invoke($"replication: stream to {request.NodeId ?? request.Remote?.ToString()} ended: {gap.Message}");
+            ReplicationLog.StreamEnded(log, request.NodeId ?? (object?)request.Remote, gap.Message);
         }
         finally
         {

@@ -37,6 +37,9 @@ internal sealed record BenchOptions
           --pipeline N         1; requests sent before waiting for their replies
           --protocol P         text (default) or meta
           --progress           a progress line on stderr every 500 ms (on by default when stderr is a terminal)
+          --rate N             open loop: N requests a second in all, each connection on a fixed schedule;
+                               latency counts from when a request was due, not when it was sent, so a stall
+                               shows in the percentiles (coordinated omission corrected, as wrk2 does)
           --json               one JSON object instead of the summary
 
         exit codes: 0 no errors, 1 some requests failed, 2 usage error, 3 server unreachable
@@ -45,7 +48,7 @@ internal sealed record BenchOptions
     public static readonly string[] OptionNames =
     [
         "threads", "clients", "requests", "duration", "ratio", "value-size", "keys", "key-pattern", "pipeline",
-        "protocol", "connections", "json", "progress",
+        "protocol", "connections", "json", "progress", "rate",
     ];
 
     public required ServerAddress Server { get; init; }
@@ -79,11 +82,25 @@ internal sealed record BenchOptions
 
     public bool Progress { get; init; }
 
+    /// <summary>Requests a second across all connections (open loop); null: each connection sends as fast as answered.</summary>
+    public double? RatePerSecond { get; init; }
+
+    /// <summary>Under <see cref="RatePerSecond"/>, how far apart one connection's batches are due.</summary>
+    public TimeSpan BatchInterval => RatePerSecond is { } rate ? TimeSpan.FromSeconds(Connections * (double)Pipeline / rate) : TimeSpan.Zero;
+
     public static BenchOptions From(ParsedArguments parsed, ServerAddress server)
     {
         var threads = parsed.GetInt32("threads", 20, 1, 10_000);
         var clients = parsed.GetInt32("clients", 10, 1, 10_000);
         var (setWeight, getWeight) = ParseRatio(parsed.Get("ratio") ?? "1:10");
+        double? rate = null;
+        if (parsed.Get("rate") is { } rateText)
+        {
+            rate = double.TryParse(rateText, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var perSecond) && perSecond > 0
+                ? perSecond
+                : throw new UsageException("--rate must be a positive number of requests a second");
+        }
+
         var duration = 0.0;
         if (parsed.Get("duration") is { } durationText
             && (!double.TryParse(durationText, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out duration) || duration <= 0))
@@ -118,6 +135,7 @@ internal sealed record BenchOptions
             },
             Json = parsed.Has("json"),
             Progress = parsed.Has("progress"),
+            RatePerSecond = rate,
         };
     }
 

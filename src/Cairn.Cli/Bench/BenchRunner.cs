@@ -120,7 +120,7 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output, TextW
             ? $"for {options.DurationSeconds} s"
             : $"{options.RequestsPerConnection} requests each";
         return string.Create(CultureInfo.InvariantCulture,
-            $"cairn bench: {options.Server}, {shape}, {amount}, {options.Protocol.ToString().ToLowerInvariant()} protocol, set:get {options.SetWeight}:{options.GetWeight}, {options.ValueSize}-byte values, {options.Keys} keys ({options.KeyPattern.ToString().ToLowerInvariant()}), pipeline {options.Pipeline}");
+            $"cairn bench: {options.Server}, {shape}, {amount}, {options.Protocol.ToString().ToLowerInvariant()} protocol, set:get {options.SetWeight}:{options.GetWeight}, {options.ValueSize}-byte values, {options.Keys} keys ({options.KeyPattern.ToString().ToLowerInvariant()}), pipeline {options.Pipeline}{(options.RatePerSecond is { } rate ? $", open loop at {rate} requests/s (latency from when each was due)" : "")}");
     }
 
     private static string Text(Summary s)
@@ -150,6 +150,12 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output, TextW
             json.WriteNumber("connections", options.Connections);
             json.WriteString("protocol", options.Protocol.ToString().ToLowerInvariant());
             json.WriteNumber("pipeline", options.Pipeline);
+            if (options.RatePerSecond is { } rate)
+            {
+                // Latencies are then counted from each request's due time: corrected for coordinated omission.
+                json.WriteNumber("target_rate", rate);
+            }
+
             json.WriteNumber("ops", s.Operations);
             json.WriteNumber("sets", s.Sets);
             json.WriteNumber("gets", s.Gets);

@@ -74,18 +74,45 @@ internal sealed class BenchWorker(BenchOptions options, KeyChooser keys, BenchTo
         _reader = new ReplyReader(socket);
     }
 
+    /// <summary>Waits for a Stopwatch timestamp: a timer for most of it, the last stretch on the thread, so schedules hold at sub-millisecond intervals.</summary>
+    private static async ValueTask WaitUntilAsync(long due, CancellationToken abort)
+    {
+        var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+        if (left > TimeSpan.FromMilliseconds(3))
+        {
+            // Timers fire up to a couple of milliseconds late under load; the rest is yielded away, not slept.
+            await Task.Delay(left - TimeSpan.FromMilliseconds(2), abort);
+        }
+
+        while (Stopwatch.GetTimestamp() < due && !abort.IsCancellationRequested)
+        {
+            await Task.Yield();
+        }
+    }
+
     /// <summary>Runs until the request count is sent or, with a duration, until <paramref name="deadline"/> (a Stopwatch timestamp).</summary>
     public async Task RunAsync(IPEndPoint endPoint, long deadline, CancellationToken abort)
     {
         var remaining = deadline != 0 ? long.MaxValue : options.RequestsPerConnection;
         var reconnected = false;
+
+        // Open loop (--rate): each batch is due one interval after the last, whatever the server did meanwhile, and
+        // its latency counts from when it was due; a connection starts at a random phase so they do not all fire at once.
+        var interval = (long)(options.BatchInterval.TotalSeconds * Stopwatch.Frequency);
+        var due = Stopwatch.GetTimestamp() + (interval > 0 ? Random.Shared.NextInt64(interval) : 0);
         while (remaining > 0 && (deadline == 0 || Stopwatch.GetTimestamp() < deadline) && !abort.IsCancellationRequested)
         {
             var count = (int)Math.Min(options.Pipeline, remaining);
             BuildBatch(count);
             var answered = 0;
             var errors = 0L;
-            var started = Stopwatch.GetTimestamp();
+            if (interval > 0)
+            {
+                await WaitUntilAsync(due, abort);
+            }
+
+            var started = interval > 0 ? due : Stopwatch.GetTimestamp();
+            due += interval;
             try
             {
                 await _socket!.SendAsync(_request.WrittenMemory, SocketFlags.None, abort);

@@ -9,7 +9,7 @@ internal sealed class ParsedArguments
     private static readonly HashSet<string> ValueOptions =
     [
         "server", "ttl", "flags", "threads", "clients", "requests", "duration", "ratio", "value-size", "keys",
-        "key-pattern", "pipeline", "protocol", "connections", "from", "to", "hash", "batch", "data-dir",
+        "key-pattern", "pipeline", "protocol", "connections", "from", "to", "hash", "batch", "data-dir", "rate",
     ];
 
     private static readonly HashSet<string> SwitchOptions = ["json", "progress", "help", "version", "dry-run"];

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Extensions.Logging;
 
 namespace Cairn.Replication.Failover;
 
@@ -23,7 +24,7 @@ public sealed class FailoverCoordinator : IWriteFence, IAsyncDisposable
     private readonly IReplicationRole _role;
     private readonly FailoverOptions _options;
     private readonly TimeProvider _time;
-    private readonly Action<string>? _log;
+    private readonly ILogger _log;
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, (ulong Target, long Since)> _behind = [];
     private readonly LeaderRecord _me;
@@ -35,7 +36,7 @@ public sealed class FailoverCoordinator : IWriteFence, IAsyncDisposable
     private string? _lastProblem;
     private int _failedSteps;
 
-    public FailoverCoordinator(EtcdCluster cluster, IReplicationRole role, FailoverOptions options, TimeProvider time, Action<string>? log)
+    public FailoverCoordinator(EtcdCluster cluster, IReplicationRole role, FailoverOptions options, TimeProvider time, ILogger log)
     {
         _cluster = cluster;
         _role = role;
@@ -69,7 +70,7 @@ public sealed class FailoverCoordinator : IWriteFence, IAsyncDisposable
                 await StepAsync(stopping);
                 if (_lastProblem is not null)
                 {
-                    _log?.Invoke("failover: etcd answers again");
+                    ReplicationLog.EtcdBack(_log);
                     _lastProblem = null;
                     _failedSteps = 0;
                 }
@@ -82,7 +83,7 @@ public sealed class FailoverCoordinator : IWriteFence, IAsyncDisposable
                 var problem = error.GetType().Name + error.Message;
                 if (problem != _lastProblem || ++_failedSteps % 50 == 0)
                 {
-                    _log?.Invoke($"failover: etcd unreachable or refusing ({error.GetType().Name}: {error.Message}; failed attempt {_failedSteps + 1}); {(_leading ? "acknowledging stops when the lease runs out" : "not campaigning")}");
+                    ReplicationLog.EtcdTrouble(_log, error.GetType().Name, error.Message, _failedSteps + 1, _leading ? "acknowledging stops when the lease runs out" : "not campaigning");
                     _lastProblem = problem;
                 }
             }
@@ -143,7 +144,7 @@ public sealed class FailoverCoordinator : IWriteFence, IAsyncDisposable
                 // This node's own key from before its restart: the process that held it is gone (the data directory
                 // is locked by this one), so there is no reason to wait out its TTL.
                 await _cluster.RevokeLeaseAsync(leaderLease, stopping);
-                _log?.Invoke("failover: revoked the lease this node held before it restarted");
+                ReplicationLog.StaleLeaseRevoked(_log);
                 return;
             }
 
@@ -193,7 +194,7 @@ public sealed class FailoverCoordinator : IWriteFence, IAsyncDisposable
         KnownSyncSet = sync;
         _behind.Clear();
         _leading = true;
-        _log?.Invoke($"failover: {_options.NodeId} elected primary at sequence {_role.LastAppendedSequence} (lease {_lease.Id:x}, ttl {_options.LeaseTtlSeconds}s)");
+        ReplicationLog.Elected(_log, _options.NodeId, _role.LastAppendedSequence, _lease.Id, _options.LeaseTtlSeconds);
     }
 
     private void StepDown(string reason)
@@ -201,7 +202,7 @@ public sealed class FailoverCoordinator : IWriteFence, IAsyncDisposable
         if (_leading)
         {
             _leading = false;
-            _log?.Invoke($"failover: {_options.NodeId} is no longer primary: {reason}");
+            ReplicationLog.Deposed(_log, _options.NodeId, reason);
         }
     }
 
@@ -220,7 +221,7 @@ public sealed class FailoverCoordinator : IWriteFence, IAsyncDisposable
 
         await _role.FollowAsync(leader.Advertise[..colon].Trim('[', ']'), port);
         _following = leader.Advertise;
-        _log?.Invoke($"failover: following {leader.NodeId} at {leader.Advertise}");
+        ReplicationLog.Following(_log, leader.NodeId, leader.Advertise);
     }
 
     /// <summary>
@@ -251,7 +252,7 @@ public sealed class FailoverCoordinator : IWriteFence, IAsyncDisposable
                     replica.Counts = false;
                 }
 
-                _log?.Invoke($"failover: {member} left the sync set ({(connections.Count == 0 ? "disconnected" : "lagging")})");
+                ReplicationLog.LeftSyncSet(_log, member, connections.Count == 0 ? "disconnected" : "lagging");
                 return;
             }
         }
@@ -290,7 +291,7 @@ public sealed class FailoverCoordinator : IWriteFence, IAsyncDisposable
 
         _sync = larger;
         KnownSyncSet = larger;
-        _log?.Invoke($"failover: {candidate.NodeId} joined the sync set at sequence {target}");
+        ReplicationLog.JoinedSyncSet(_log, candidate.NodeId, target);
     }
 
     /// <summary>Behind means: it has not reached, within --sync-timeout, the position the log had when it was first seen behind.</summary>

@@ -26,6 +26,7 @@ public sealed class CairnServer : IAsyncDisposable
 
     private readonly DurableStore? _durability;
     private IdleConnectionReaper? _idleReaper;
+    private ILoggerFactory? _loggerFactory;
 
     private CairnServer(WebApplication app, ServerContext context, IItemStore store, DurableStore? durability)
     {
@@ -56,7 +57,10 @@ public sealed class CairnServer : IAsyncDisposable
         var tls = TlsListenerSettings.Create(options.Tls);
         var store = new SlabItemStore(options.ToStoreOptions(time));
         DurableStore? durability = null;
-        Action<string>? report = configureLogging is null ? message => Console.Error.WriteLine($"cairn-server: {message}") : null;
+        // The filter reads the context's verbosity once there is a context ("verbosity N" at run time), the flag before.
+        ServerContext? context = null;
+        var loggerFactory = ServerLogging.CreateFactory(options, () => context?.Verbosity ?? options.Verbosity, configureLogging);
+        var replicationLogger = loggerFactory.CreateLogger("Cairn.Replication");
         if (options.Persist)
         {
             try
@@ -64,23 +68,23 @@ public sealed class CairnServer : IAsyncDisposable
                 StartupException.CheckDataDirectory(options.DataDirectory);
 
                 // Replays the log before anything listens, so the first client sees everything acknowledged.
-                durability = DurableStore.Open(store, options.ToDurabilityOptions(time, report));
+                durability = DurableStore.Open(store, options.ToDurabilityOptions(time, loggerFactory.CreateLogger("Cairn.Storage")));
             }
             catch
             {
                 store.Dispose();
+                loggerFactory.Dispose();
                 throw;
             }
         }
 
-        ServerContext context;
         try
         {
             // Reads the password files; a bad one must not leave the data directory locked behind it.
             context = new ServerContext(store, options, time, durability);
             if (durability is not null)
             {
-                context.Replication = new ReplicationControl(durability, options, time, report);
+                context.Replication = new ReplicationControl(durability, options, time, replicationLogger);
                 if (options.EtcdEndpoints is { } etcd)
                 {
                     context.Replication.Coordinator = new Cairn.Replication.Failover.FailoverCoordinator(
@@ -88,7 +92,7 @@ public sealed class CairnServer : IAsyncDisposable
                         context.Replication,
                         new Cairn.Replication.Failover.FailoverOptions(options.NodeId!, options.Advertise!, options.LeaseTtlSeconds, options.SyncReplicas, options.SyncTimeout),
                         time,
-                        report);
+                        replicationLogger);
                 }
             }
         }
@@ -96,6 +100,7 @@ public sealed class CairnServer : IAsyncDisposable
         {
             durability?.Dispose();
             store.Dispose();
+            loggerFactory.Dispose();
             throw;
         }
 
@@ -104,29 +109,9 @@ public sealed class CairnServer : IAsyncDisposable
             ContentRootPath = AppContext.BaseDirectory,
         });
 
+        // The host logs through the factory the storage layer already uses; this server disposes it.
         builder.Logging.ClearProviders();
-        if (configureLogging is null)
-        {
-            builder.Logging.AddSimpleConsole(console =>
-            {
-                console.SingleLine = true;
-                console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss ";
-            });
-            // Cairn's own lines follow the verbosity as it is now ("verbosity 2" at run time included).
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
-            builder.Logging.AddFilter("Cairn", level => level >= ServerLog.Threshold(context.Verbosity));
-            builder.Logging.AddFilter("Microsoft", options.Verbosity >= 2 ? LogLevel.Information : LogLevel.Warning);
-
-            // The generic host's lifetime lines speak of HTTP and Ctrl+C; Cairn prints its own listening line,
-            // and a failed start is said in one line by the executable (StartupException), not as a stack trace.
-            builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
-            builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
-            builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", options.Verbosity >= 2 ? LogLevel.Information : LogLevel.Error);
-        }
-        else
-        {
-            configureLogging(builder.Logging);
-        }
+        builder.Services.AddSingleton<ILoggerFactory>(loggerFactory);
 
         builder.Services.AddSingleton(context);
         if (options.MetricsPort is not null)
@@ -181,7 +166,7 @@ public sealed class CairnServer : IAsyncDisposable
         var app = builder.Build();
         context.Log.Logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Cairn.Server");
         context.Stopping = app.Lifetime.ApplicationStopping;
-        var server = new CairnServer(app, context, store, durability);
+        var server = new CairnServer(app, context, store, durability) { _loggerFactory = loggerFactory };
         if (options.MetricsPort is not null)
         {
             Metrics.MetricsEndpoint.Map(app);
@@ -272,5 +257,8 @@ public sealed class CairnServer : IAsyncDisposable
 
         _durability?.Dispose();
         _store.Dispose();
+
+        // Last: closing the log and replication may still have something to say.
+        _loggerFactory?.Dispose();
     }
 }

@@ -95,6 +95,14 @@ public static class CommandLine
                 case "sync-replicas":
                     options.SyncReplicas = ParseInt(Value(), arg, 0, 16);
                     break;
+                case "log-format":
+                    options.LogFormat = Value() switch
+                    {
+                        "text" => LogFormat.Text,
+                        "json" => LogFormat.Json,
+                        var other => throw new CommandLineException($"--log-format must be text or json, not '{other}'"),
+                    };
+                    break;
                 case "metrics-port":
                     options.MetricsPort = ParseInt(Value(), arg, 1, 65535);
                     break;
@@ -415,6 +423,7 @@ public static class CommandLine
             --enable-replicaof    allow the "replicaof" command (off: a client could repoint the server)
             --sync-replicas=<n>   acknowledge a write only once n replicas hold it too (default: 0)
             --sync-timeout=<ms>   how long writes wait for those replicas before an error (default: 1000)
+            --log-format=<f>      text (default) or json: one JSON object per log line, for log shippers
             --metrics-port=<num>  serve Prometheus metrics at http://<first -l address>:<num>/metrics (default: off)
             --etcd=<urls>         elect the primary through etcd (http://host:port, comma separated);
                                   needs --cluster=<name>, --node-id=<id>, --advertise=<host:port>

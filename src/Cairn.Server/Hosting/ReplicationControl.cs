@@ -15,7 +15,7 @@ public sealed class ReplicationControl : IReplicationRole, IAsyncDisposable
 
     private readonly DurableStore _durable;
     private readonly string _dataDirectory;
-    private readonly Action<string>? _log;
+    private readonly Microsoft.Extensions.Logging.ILogger _log;
     private readonly TimeProvider _time;
     private readonly int _syncReplicas;
     private readonly TimeSpan _syncTimeout;
@@ -25,7 +25,7 @@ public sealed class ReplicationControl : IReplicationRole, IAsyncDisposable
     private long _confirmed;
     private long _unconfirmed;
 
-    public ReplicationControl(DurableStore durable, ServerOptions options, TimeProvider time, Action<string>? log)
+    public ReplicationControl(DurableStore durable, ServerOptions options, TimeProvider time, Microsoft.Extensions.Logging.ILogger log)
     {
         _durable = durable;
         _dataDirectory = options.DataDirectory;
@@ -111,7 +111,7 @@ public sealed class ReplicationControl : IReplicationRole, IAsyncDisposable
         if (wasFollowing)
         {
             State.PrimaryId = ReplicationIdentity.CreatePrimaryId(_dataDirectory);
-            _log?.Invoke($"replication: promoted to primary with replication id {State.PrimaryId} at sequence {LastAppendedSequence}");
+            ServerLog.Promoted(_log, State.PrimaryId, LastAppendedSequence);
         }
     });
 

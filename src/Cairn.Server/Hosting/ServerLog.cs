@@ -64,6 +64,9 @@ public sealed partial class ServerLog(ServerContext context)
         }
     }
 
+    [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "replication: promoted to primary with replication id {ReplicationId} at sequence {Sequence}")]
+    public static partial void Promoted(ILogger logger, string replicationId, ulong sequence);
+
     [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "<{Connection} {Line}")]
     private static partial void LogCommand(ILogger logger, long connection, string line);
 

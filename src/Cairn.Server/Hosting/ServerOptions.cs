@@ -78,6 +78,9 @@ public sealed class ServerOptions
     /// </summary>
     public int? MetricsPort { get; set; }
 
+    /// <summary>--log-format text|json: stderr lines for a person, or one JSON object per line for a log shipper.</summary>
+    public LogFormat LogFormat { get; set; } = LogFormat.Text;
+
     /// <summary>--sync-timeout MS: how long a batch waits for its replicas before its writes are answered with an error.</summary>
     public TimeSpan SyncTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -132,7 +135,7 @@ public sealed class ServerOptions
 
     public bool TcpEnabled => UnixSocketPath is null || PortGiven;
 
-    public DurabilityOptions ToDurabilityOptions(TimeProvider time, Action<string>? log) => new()
+    public DurabilityOptions ToDurabilityOptions(TimeProvider time, Microsoft.Extensions.Logging.ILogger logger) => new()
     {
         DataDirectory = DataDirectory,
         Fsync = Fsync,
@@ -141,7 +144,7 @@ public sealed class ServerOptions
         CompactMinimumBytes = CompactMinimumBytes,
         CompactDeadRatio = CompactDeadRatio,
         Time = time,
-        Log = log,
+        Logger = logger,
     };
 
     public StoreOptions ToStoreOptions(TimeProvider time) => new()

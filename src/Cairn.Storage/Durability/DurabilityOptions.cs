@@ -1,4 +1,6 @@
 using Cairn.Storage.Log;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Cairn.Storage.Durability;
 
@@ -22,5 +24,5 @@ public sealed class DurabilityOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
-    public Action<string>? Log { get; init; }
+    public ILogger Logger { get; init; } = NullLogger.Instance;
 }

@@ -48,7 +48,7 @@ public sealed class DurableStore : IDisposable
             SegmentSize = options.SegmentSize,
             TruncateAtCorruption = options.TruncateAtCorruption,
             Time = options.Time,
-            Log = options.Log,
+            Logger = options.Logger,
 
             // Only the store knows what is live: a live item's Set record is exactly what its "bytes" counts.
             LiveBytes = () => store.GetStatistics().Bytes,
@@ -134,7 +134,7 @@ public sealed class DurableStore : IDisposable
         }
         catch (Exception error) when (error is IOException or ObjectDisposedException)
         {
-            _options.Log?.Invoke($"background compaction failed: {error.Message}");
+            StorageLog.BackgroundCompactionFailed(_options.Logger, error.Message);
         }
         finally
         {

@@ -131,9 +131,9 @@ public sealed partial class AppendLog
             catch (Exception error) when (error is IOException or UnauthorizedAccessException)
             {
                 // The new manifest is durable; sealed segments left behind are strays the next open deletes.
-                _log?.Invoke($"cairn log: compaction could not delete every sealed segment ({error.Message}); the next open removes them");
+                StorageLog.CompactionLeftSegments(_log, error.Message);
             }
-            _log?.Invoke($"cairn log: compacted {sealedSegments.Count} segment(s), {removedBytes} bytes, into a {snapshotLength}-byte snapshot of {snapshotRecords} records ({SegmentFiles.SegmentName(snapshotId)})");
+            StorageLog.Compacted(_log, sealedSegments.Count, removedBytes, snapshotLength, snapshotRecords, snapshotId);
         }
         catch (Exception error) when (error is not SimulatedCrashException && !switched)
         {
@@ -144,7 +144,7 @@ public sealed partial class AppendLog
                 TryDelete(finalPath);
             }
 
-            _log?.Invoke($"cairn log: compaction failed, the log is unchanged: {error.Message}");
+            StorageLog.CompactionFailed(_log, error.Message);
             throw;
         }
     }

@@ -383,7 +383,7 @@ public sealed partial class AppendLog
 
         if (recovered)
         {
-            _log?.Invoke($"cairn log: writes to {_current.Path} succeed again; accepting writes");
+            StorageLog.WritesRecovered(_log, _current.Path);
         }
 
         done?.TrySetResult();
@@ -401,7 +401,7 @@ public sealed partial class AppendLog
             _failure = null;
         }
 
-        _log?.Invoke($"cairn log: writes to {_current.Path} succeed again; accepting writes");
+        StorageLog.WritesRecovered(_log, _current.Path);
     }
 
     /// <summary>Records a failed write or fsync, faults the waiters, and waits before the retry. False when the log is closing and the last attempt failed too.</summary>
@@ -442,7 +442,7 @@ public sealed partial class AppendLog
 
         if (logIt)
         {
-            _log?.Invoke(failure.Message + $"; refusing writes and retrying every {_options.RetryInterval.TotalSeconds:0.###} s");
+            StorageLog.WritesFailing(_log, failure.Message, _options.RetryInterval.TotalSeconds);
         }
 
         inFlight?.TrySetException(failure);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Cairn.Storage.Recovery;
+using Microsoft.Extensions.Logging;
 
 namespace Cairn.Storage.Log;
 
@@ -26,7 +27,7 @@ public sealed partial class AppendLog : IDisposable
     private readonly string _directory;
     private readonly FileStream _lockFile;
     private readonly TimeProvider _time;
-    private readonly Action<string>? _log;
+    private readonly ILogger _log;
     private readonly Thread _writer;
     private readonly SemaphoreSlim _compactionGate = new(1, 1);
     private readonly LogMeter _meter = new();
@@ -80,7 +81,7 @@ public sealed partial class AppendLog : IDisposable
         _directory = directory;
         _lockFile = lockFile;
         _time = options.Time;
-        _log = options.Log;
+        _log = options.Logger;
         _recoveryDuration = recovered.Report.Duration;
         _segments = recovered.Segments;
         _lastSequence = recovered.LastSequence;

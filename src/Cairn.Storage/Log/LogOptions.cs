@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 namespace Cairn.Storage.Log;
 
 public sealed class LogOptions
@@ -28,8 +30,8 @@ public sealed class LogOptions
     /// </summary>
     public Func<long>? LiveBytes { get; init; }
 
-    /// <summary>Receives one line per notable event (torn tail cut, stray file removed, write failure and recovery).</summary>
-    public Action<string>? Log { get; init; }
+    /// <summary>Where notable events go (torn tail cut, stray file removed, write failure and recovery, compaction): <see cref="StorageLog"/>.</summary>
+    public ILogger Logger { get; init; } = NullLogger.Instance;
 
     /// <summary>How long the writer waits before retrying a failed write or fsync.</summary>
     internal TimeSpan RetryInterval { get; init; } = TimeSpan.FromSeconds(1);

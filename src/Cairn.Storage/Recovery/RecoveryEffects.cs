@@ -62,7 +62,7 @@ internal abstract class RecoveryEffects
         {
             long length = new FileInfo(path).Length;
             File.Delete(path);
-            options.Log?.Invoke($"cairn log: removed {path} ({length} bytes): {why}");
+            StorageLog.RecoveryRemoved(options.Logger, path, length, why);
         }
 
         public override string MoveAside(string path, string suffix, string why)
@@ -70,7 +70,7 @@ internal abstract class RecoveryEffects
             var aside = SegmentFiles.AsideName(path, suffix, options.Time);
             long length = new FileInfo(path).Length;
             File.Move(path, aside);
-            options.Log?.Invoke($"cairn log: {path} ({length} bytes) moved aside as {aside}: {why}");
+            StorageLog.RecoveryMovedAside(options.Logger, path, length, aside, why);
             return aside;
         }
 
@@ -80,7 +80,7 @@ internal abstract class RecoveryEffects
             try
             {
                 var savedAs = CopyTailAside(path, offset, suffix);
-                options.Log?.Invoke($"cairn log: {why} in {path}: {cut} bytes after offset {offset} copied to {savedAs} and cut; the log continues from the last good record");
+                StorageLog.RecoveryCut(options.Logger, why, path, cut, offset, savedAs);
                 return savedAs;
             }
             catch (IOException error) when (mayCutWithoutCopy)
@@ -95,7 +95,7 @@ internal abstract class RecoveryEffects
                     RandomAccess.FlushToDisk(source);
                 }
 
-                options.Log?.Invoke($"cairn log: {why} in {path}: {cut} bytes after offset {offset} could not be copied aside ({error.Message}); cut without a copy. First bytes: {Convert.ToHexString(head)}");
+                StorageLog.RecoveryCutWithoutCopy(options.Logger, why, path, cut, offset, error.Message, Convert.ToHexString(head));
                 return null;
             }
         }

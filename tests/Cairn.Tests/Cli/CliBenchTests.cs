@@ -111,4 +111,29 @@ public class CliBenchTests
         var result = await CliRun.RunAsync("", "bench", "--server", $"127.0.0.1:{CliRun.ClosedPort()}", "--connections", "2");
         Assert.Equal(3, result.Code);
     }
+
+    /// <summary>
+    /// An open-loop run never sends faster than its rate, and a server that stalls shows in the percentiles: every
+    /// request that fell due during a 600 ms SIGSTOP counts its wait (coordinated omission corrected), where a closed
+    /// loop would have recorded one slow sample per connection.
+    /// </summary>
+    [Fact]
+    public async Task A_rate_bounds_the_requests_and_a_stall_shows_in_the_percentiles()
+    {
+        using var server = await ChildServer.StartAsync(["--no-persist"]);
+        var run = CliRun.RunAsync(
+            "", "bench", "--server", $"127.0.0.1:{server.Port}", "--connections", "4", "--duration", "2", "--rate", "200", "--json");
+        await Task.Delay(400);
+        await server.SignalAsync("STOP");
+        await Task.Delay(600);
+        await server.SignalAsync("CONT");
+        var result = await run;
+
+        Assert.Equal(0, result.Code);
+        using var json = JsonDocument.Parse(result.Output);
+        var root = json.RootElement;
+        Assert.Equal(200, root.GetProperty("target_rate").GetDouble());
+        Assert.InRange(root.GetProperty("ops").GetInt64(), 1, (200 * 2) + 4);
+        Assert.True(root.GetProperty("p90_us").GetDouble() >= 100_000, result.Output);
+    }
 }

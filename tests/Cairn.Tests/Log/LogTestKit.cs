@@ -76,13 +76,7 @@ internal sealed class LogHarness
         SegmentSize = SegmentSize,
         TruncateAtCorruption = TruncateAtCorruption,
         Time = new ManualTimeProvider(),
-        Log = line =>
-        {
-            lock (Lines)
-            {
-                Lines.Add(line);
-            }
-        },
+        Logger = new LineCollector(Lines),
         BeforeIo = BeforeIo,
         CrashPoint = CrashPoint ?? (_ => { }),
         RetryInterval = RetryInterval,
@@ -290,6 +284,23 @@ internal sealed class RandomWorkload(int seed, int keys = 40)
         lock (Gate)
         {
             Model.WriteSnapshot(writer);
+        }
+    }
+}
+
+/// <summary>An ILogger that keeps each formatted message, so tests read what the storage layer said.</summary>
+internal sealed class LineCollector(List<string> lines) : Microsoft.Extensions.Logging.ILogger
+{
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        lock (lines)
+        {
+            lines.Add(formatter(state, exception));
         }
     }
 }
