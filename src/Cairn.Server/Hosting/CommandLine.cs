@@ -8,270 +8,302 @@ namespace Cairn.Server.Hosting;
 /// </summary>
 public static class CommandLine
 {
-    public static ServerOptions Parse(IReadOnlyList<string> args)
+    public static ServerOptions Parse(IReadOnlyList<string> commandLine)
     {
+        // A --config file's flags come first, so the command line overrides them: a later value replaces an earlier
+        // one, and the options that add up (-l, -v) start over at their first use on the command line.
+        var (configPath, fromFile, fromCommandLine) = ConfigFile.Split(commandLine);
+        List<string> args = [.. fromFile, .. fromCommandLine];
         var options = new ServerOptions();
         var protocolGiven = false;
         long itemSize = 0;
         string? itemSizeText = null;
-        for (var i = 0; i < args.Count; i++)
+        bool listenOnCommandLine = false, verbosityOnCommandLine = false;
+        var i = 0;
+        try
         {
-            var arg = args[i];
-            string name;
-            string? inlineValue = null;
-            if (arg.StartsWith("--", StringComparison.Ordinal))
+            for (; i < args.Count; i++)
             {
-                var eq = arg.IndexOf('=', StringComparison.Ordinal);
-                name = eq < 0 ? arg[2..] : arg[2..eq];
-                inlineValue = eq < 0 ? null : arg[(eq + 1)..];
-            }
-            else if (arg.Length >= 2 && arg[0] == '-')
-            {
-                if (arg.Trim('-').Length > 0 && arg.AsSpan(1).TrimStart('v').IsEmpty)
+                var onCommandLine = i >= fromFile.Count;
+                var arg = args[i];
+                string name;
+                string? inlineValue = null;
+                if (arg.StartsWith("--", StringComparison.Ordinal))
                 {
-                    options.Verbosity += arg.Length - 1;
-                    continue;
+                    var eq = arg.IndexOf('=', StringComparison.Ordinal);
+                    name = eq < 0 ? arg[2..] : arg[2..eq];
+                    inlineValue = eq < 0 ? null : arg[(eq + 1)..];
                 }
-
-                name = arg[1].ToString();
-                inlineValue = arg.Length > 2 ? arg[2..] : null;
-            }
-            else
-            {
-                throw new CommandLineException($"unexpected argument '{arg}'");
-            }
-
-            string Value()
-            {
-                if (inlineValue is not null)
+                else if (arg.Length >= 2 && arg[0] == '-')
                 {
-                    return inlineValue;
-                }
-
-                if (i + 1 >= args.Count)
-                {
-                    throw new CommandLineException($"option '{arg}' needs a value");
-                }
-
-                return args[++i];
-            }
-
-            switch (name)
-            {
-                case "p" or "port":
-                    options.Port = ParseInt(Value(), arg, 0, 65535);
-                    options.PortGiven = true;
-                    break;
-                case "l" or "listen":
-                    foreach (var address in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    if (arg.Trim('-').Length > 0 && arg.AsSpan(1).TrimStart('v').IsEmpty)
                     {
-                        options.ListenAddresses.Add(address);
-                    }
-
-                    break;
-                case "s" or "unix-socket":
-                    options.UnixSocketPath = Value();
-                    break;
-                case "a" or "unix-mask":
-                    options.UnixSocketMask = ParseOctal(Value(), arg);
-                    break;
-                case "c" or "conn-limit":
-                    options.MaxConnections = ParseInt(Value(), arg, 1, int.MaxValue);
-                    break;
-                case "m" or "memory-limit":
-                    options.MemoryLimitBytes = ParseSize(Value(), arg, defaultUnit: 1024 * 1024);
-                    break;
-                case "I" or "max-item-size":
-                    itemSizeText = Value();
-                    itemSize = ParseSize(itemSizeText, arg, defaultUnit: 1);
-                    break;
-                case "enable-replicaof":
-                    options.ReplicaOfCommandEnabled = true;
-                    break;
-                case "replica-of":
-                    options.ReplicaOf = Value();
-                    _ = ParseHostPort(options.ReplicaOf, arg);
-                    break;
-                case "sync-replicas":
-                    options.SyncReplicas = ParseInt(Value(), arg, 0, 16);
-                    break;
-                case "log-format":
-                    options.LogFormat = Value() switch
-                    {
-                        "text" => LogFormat.Text,
-                        "json" => LogFormat.Json,
-                        var other => throw new CommandLineException($"--log-format must be text or json, not '{other}'"),
-                    };
-                    break;
-                case "metrics-port":
-                    options.MetricsPort = ParseInt(Value(), arg, 1, 65535);
-                    break;
-                case "sync-timeout":
-                    options.SyncTimeout = TimeSpan.FromMilliseconds(ParseInt(Value(), arg, 1, 3_600_000));
-                    break;
-                case "etcd":
-                    options.EtcdEndpoints = Value();
-                    break;
-                case "cluster":
-                    options.ClusterName = Value();
-                    break;
-                case "node-id":
-                    options.NodeId = Value();
-                    break;
-                case "advertise":
-                    options.Advertise = Value();
-                    _ = ParseHostPort(options.Advertise, arg);
-                    break;
-                case "lease-ttl":
-                    options.LeaseTtlSeconds = ParseInt(Value(), arg, 2, 600);
-                    break;
-                case "max-get-line":
-                    var getLine = ParseSize(Value(), arg, defaultUnit: 1);
-                    if (getLine < 2048 || getLine > 1024L * 1024 * 1024)
-                    {
-                        throw new CommandLineException($"{arg} {getLine}: give 2k to 1g; a get line may always be 2048 bytes, as in memcached");
-                    }
-
-                    options.MaxGetLineLength = (int)getLine;
-                    break;
-                case "auth-failure-delay":
-                    options.AuthFailureDelay = TimeSpan.FromMilliseconds(ParseInt(Value(), arg, 0, 60_000));
-                    break;
-                case "D":
-                    var delimiter = Value();
-                    if (delimiter.Length != 1)
-                    {
-                        throw new CommandLineException($"-D {delimiter}: the prefix delimiter is one character, such as ':'");
-                    }
-
-                    options.PrefixDelimiter = delimiter[0];
-                    break;
-                case "t" or "threads":
-                    options.Threads = ParseInt(Value(), arg, 1, 1024);
-                    break;
-                case "M" or "disable-evictions":
-                    options.EvictWhenFull = false;
-                    break;
-                case "evict":
-                    options.EvictWhenFull = true;
-                    break;
-                case "A" or "enable-shutdown":
-                    options.ShutdownCommandEnabled = true;
-                    break;
-                case "F" or "disable-flush-all":
-                    options.FlushEnabled = false;
-                    break;
-                case "f" or "slab-growth-factor":
-                    options.GrowthFactor = double.Parse(Value(), CultureInfo.InvariantCulture);
-                    if (options.GrowthFactor <= 1.0)
-                    {
-                        throw new CommandLineException("factor must be greater than 1");
-                    }
-
-                    break;
-                case "U" or "udp-port":
-                    options.UdpPort = ParseInt(Value(), arg, 0, 65535);
-                    if (options.UdpPort != 0)
-                    {
-                        options.IgnoredOptions.Add($"-U {options.UdpPort} (UDP is not served)");
-                    }
-
-                    break;
-                case "B" or "protocol":
-                    options.Protocol = Value() switch
-                    {
-                        "auto" => ProtocolMode.Auto,
-                        "ascii" => ProtocolMode.Ascii,
-                        "binary" => ProtocolMode.Binary,
-                        var other => throw new CommandLineException($"Invalid value for binding protocol: {other} -- should be one of auto, binary, or ascii"),
-                    };
-                    protocolGiven = true;
-                    break;
-                case "S" or "enable-sasl":
-                    options.SaslEnabled = true;
-                    options.SaslPasswordFile ??= Environment.GetEnvironmentVariable(Cairn.Server.Auth.CredentialStore.SaslPasswordDatabaseVariable);
-                    break;
-                case "Y" or "auth-file":
-                    options.AuthFile = Value();
-                    break;
-                case "data-dir":
-                    options.DataDirectory = Value();
-                    break;
-                case "no-persist":
-                    options.Persist = false;
-                    break;
-                case "fsync":
-                    var mode = Value();
-                    if (!Cairn.Storage.Log.FsyncPolicyNames.TryParse(mode, out var policy))
-                    {
-                        throw new CommandLineException($"--fsync takes always, everysec or no, not '{mode}'");
-                    }
-
-                    options.Fsync = policy;
-                    break;
-                case "segment-size":
-                    options.SegmentSize = ParseSize(Value(), arg, defaultUnit: 1024 * 1024);
-                    break;
-                case "truncate-corrupt-log":
-                    options.TruncateCorruptLog = true;
-                    break;
-                case "compact-min-size":
-                    options.CompactMinimumBytes = ParseSize(Value(), arg, defaultUnit: 1024 * 1024);
-                    break;
-                case "compact-dead-ratio":
-                    options.CompactDeadRatio = double.Parse(Value(), CultureInfo.InvariantCulture);
-                    if (options.CompactDeadRatio is <= 0 or >= 1)
-                    {
-                        throw new CommandLineException("--compact-dead-ratio must be between 0 and 1");
-                    }
-
-                    break;
-                case "verbose":
-                    options.Verbosity++;
-                    break;
-                case "h" or "help":
-                    options.ShowHelp = true;
-                    break;
-                case "V" or "version":
-                    options.ShowVersion = true;
-                    break;
-                case "Z" or "enable-ssl":
-                    options.Tls.Enabled = true;
-                    break;
-                case "o" or "extended":
-                    // memcached's comma-separated key[=value] list: the ssl_* keys are acted on, the rest reported as ignored.
-                    var ignoredExtended = new List<string>();
-                    foreach (var item in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                    {
-                        var eq = item.IndexOf('=', StringComparison.Ordinal);
-                        if (eq > 0 && item[..eq] == "idle_timeout")
+                        if (onCommandLine && !verbosityOnCommandLine)
                         {
-                            options.IdleTimeoutSeconds = ParseInt(item[(eq + 1)..], "-o idle_timeout", 0, int.MaxValue);
+                            verbosityOnCommandLine = true;
+                            options.Verbosity = 0;
                         }
-                        else if (!options.Tls.TryApply(eq < 0 ? item : item[..eq], eq < 0 ? null : item[(eq + 1)..]))
-                        {
-                            ignoredExtended.Add(item);
-                        }
+
+                        options.Verbosity += arg.Length - 1;
+                        continue;
                     }
 
-                    if (ignoredExtended.Count > 0)
+                    name = arg[1].ToString();
+                    inlineValue = arg.Length > 2 ? arg[2..] : null;
+                }
+                else
+                {
+                    throw new CommandLineException($"unexpected argument '{arg}'");
+                }
+
+                string Value()
+                {
+                    if (inlineValue is not null)
                     {
-                        options.IgnoredOptions.Add($"-o {string.Join(',', ignoredExtended)}");
+                        return inlineValue;
                     }
 
-                    break;
+                    if (i + 1 >= args.Count)
+                    {
+                        throw new CommandLineException($"option '{arg}' needs a value");
+                    }
 
-                // Accepted so memcached's harnesses and init scripts start Cairn unchanged; they mean nothing here.
-                case "u" or "user" or "R" or "max-reqs-per-event" or "b" or "listen-backlog"
-                    or "n" or "slab-min-size" or "P" or "pidfile":
-                    options.IgnoredOptions.Add($"{arg} {Value()}");
-                    break;
-                case "k" or "lock-memory" or "C" or "disable-cas" or "L" or "enable-largepages" or "r" or "enable-coredumps":
-                    options.IgnoredOptions.Add(arg);
-                    break;
-                default:
-                    throw new CommandLineException($"unknown option '{arg}' (see -h)");
+                    return args[++i];
+                }
+
+                switch (name)
+                {
+                    case "p" or "port":
+                        options.Port = ParseInt(Value(), arg, 0, 65535);
+                        options.PortGiven = true;
+                        break;
+                    case "l" or "listen":
+                        if (onCommandLine && !listenOnCommandLine)
+                        {
+                            listenOnCommandLine = true;
+                            options.ListenAddresses.Clear();
+                        }
+
+                        foreach (var address in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                        {
+                            options.ListenAddresses.Add(address);
+                        }
+
+                        break;
+                    case "s" or "unix-socket":
+                        options.UnixSocketPath = Value();
+                        break;
+                    case "a" or "unix-mask":
+                        options.UnixSocketMask = ParseOctal(Value(), arg);
+                        break;
+                    case "c" or "conn-limit":
+                        options.MaxConnections = ParseInt(Value(), arg, 1, int.MaxValue);
+                        break;
+                    case "m" or "memory-limit":
+                        options.MemoryLimitBytes = ParseSize(Value(), arg, defaultUnit: 1024 * 1024);
+                        break;
+                    case "I" or "max-item-size":
+                        itemSizeText = Value();
+                        itemSize = ParseSize(itemSizeText, arg, defaultUnit: 1);
+                        break;
+                    case "enable-replicaof":
+                        options.ReplicaOfCommandEnabled = true;
+                        break;
+                    case "replica-of":
+                        options.ReplicaOf = Value();
+                        _ = ParseHostPort(options.ReplicaOf, arg);
+                        break;
+                    case "sync-replicas":
+                        options.SyncReplicas = ParseInt(Value(), arg, 0, 16);
+                        break;
+                    case "log-format":
+                        options.LogFormat = Value() switch
+                        {
+                            "text" => LogFormat.Text,
+                            "json" => LogFormat.Json,
+                            var other => throw new CommandLineException($"--log-format must be text or json, not '{other}'"),
+                        };
+                        break;
+                    case "metrics-port":
+                        options.MetricsPort = ParseInt(Value(), arg, 1, 65535);
+                        break;
+                    case "sync-timeout":
+                        options.SyncTimeout = TimeSpan.FromMilliseconds(ParseInt(Value(), arg, 1, 3_600_000));
+                        break;
+                    case "etcd":
+                        options.EtcdEndpoints = Value();
+                        break;
+                    case "cluster":
+                        options.ClusterName = Value();
+                        break;
+                    case "node-id":
+                        options.NodeId = Value();
+                        break;
+                    case "advertise":
+                        options.Advertise = Value();
+                        _ = ParseHostPort(options.Advertise, arg);
+                        break;
+                    case "lease-ttl":
+                        options.LeaseTtlSeconds = ParseInt(Value(), arg, 2, 600);
+                        break;
+                    case "max-get-line":
+                        var getLine = ParseSize(Value(), arg, defaultUnit: 1);
+                        if (getLine < 2048 || getLine > 1024L * 1024 * 1024)
+                        {
+                            throw new CommandLineException($"{arg} {getLine}: give 2k to 1g; a get line may always be 2048 bytes, as in memcached");
+                        }
+
+                        options.MaxGetLineLength = (int)getLine;
+                        break;
+                    case "auth-failure-delay":
+                        options.AuthFailureDelay = TimeSpan.FromMilliseconds(ParseInt(Value(), arg, 0, 60_000));
+                        break;
+                    case "D":
+                        var delimiter = Value();
+                        if (delimiter.Length != 1)
+                        {
+                            throw new CommandLineException($"-D {delimiter}: the prefix delimiter is one character, such as ':'");
+                        }
+
+                        options.PrefixDelimiter = delimiter[0];
+                        break;
+                    case "t" or "threads":
+                        options.Threads = ParseInt(Value(), arg, 1, 1024);
+                        break;
+                    case "M" or "disable-evictions":
+                        options.EvictWhenFull = false;
+                        break;
+                    case "evict":
+                        options.EvictWhenFull = true;
+                        break;
+                    case "A" or "enable-shutdown":
+                        options.ShutdownCommandEnabled = true;
+                        break;
+                    case "F" or "disable-flush-all":
+                        options.FlushEnabled = false;
+                        break;
+                    case "f" or "slab-growth-factor":
+                        options.GrowthFactor = double.Parse(Value(), CultureInfo.InvariantCulture);
+                        if (options.GrowthFactor <= 1.0)
+                        {
+                            throw new CommandLineException("factor must be greater than 1");
+                        }
+
+                        break;
+                    case "U" or "udp-port":
+                        options.UdpPort = ParseInt(Value(), arg, 0, 65535);
+                        if (options.UdpPort != 0)
+                        {
+                            options.IgnoredOptions.Add($"-U {options.UdpPort} (UDP is not served)");
+                        }
+
+                        break;
+                    case "B" or "protocol":
+                        options.Protocol = Value() switch
+                        {
+                            "auto" => ProtocolMode.Auto,
+                            "ascii" => ProtocolMode.Ascii,
+                            "binary" => ProtocolMode.Binary,
+                            var other => throw new CommandLineException($"Invalid value for binding protocol: {other} -- should be one of auto, binary, or ascii"),
+                        };
+                        protocolGiven = true;
+                        break;
+                    case "S" or "enable-sasl":
+                        options.SaslEnabled = true;
+                        options.SaslPasswordFile ??= Environment.GetEnvironmentVariable(Cairn.Server.Auth.CredentialStore.SaslPasswordDatabaseVariable);
+                        break;
+                    case "Y" or "auth-file":
+                        options.AuthFile = Value();
+                        break;
+                    case "data-dir":
+                        options.DataDirectory = Value();
+                        break;
+                    case "no-persist":
+                        options.Persist = false;
+                        break;
+                    case "fsync":
+                        var mode = Value();
+                        if (!Cairn.Storage.Log.FsyncPolicyNames.TryParse(mode, out var policy))
+                        {
+                            throw new CommandLineException($"--fsync takes always, everysec or no, not '{mode}'");
+                        }
+
+                        options.Fsync = policy;
+                        break;
+                    case "segment-size":
+                        options.SegmentSize = ParseSize(Value(), arg, defaultUnit: 1024 * 1024);
+                        break;
+                    case "truncate-corrupt-log":
+                        options.TruncateCorruptLog = true;
+                        break;
+                    case "compact-min-size":
+                        options.CompactMinimumBytes = ParseSize(Value(), arg, defaultUnit: 1024 * 1024);
+                        break;
+                    case "compact-dead-ratio":
+                        options.CompactDeadRatio = double.Parse(Value(), CultureInfo.InvariantCulture);
+                        if (options.CompactDeadRatio is <= 0 or >= 1)
+                        {
+                            throw new CommandLineException("--compact-dead-ratio must be between 0 and 1");
+                        }
+
+                        break;
+                    case "verbose":
+                        if (onCommandLine && !verbosityOnCommandLine)
+                        {
+                            verbosityOnCommandLine = true;
+                            options.Verbosity = 0;
+                        }
+
+                        options.Verbosity++;
+                        break;
+                    case "h" or "help":
+                        options.ShowHelp = true;
+                        break;
+                    case "V" or "version":
+                        options.ShowVersion = true;
+                        break;
+                    case "Z" or "enable-ssl":
+                        options.Tls.Enabled = true;
+                        break;
+                    case "o" or "extended":
+                        // memcached's comma-separated key[=value] list: the ssl_* keys are acted on, the rest reported as ignored.
+                        var ignoredExtended = new List<string>();
+                        foreach (var item in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                        {
+                            var eq = item.IndexOf('=', StringComparison.Ordinal);
+                            if (eq > 0 && item[..eq] == "idle_timeout")
+                            {
+                                options.IdleTimeoutSeconds = ParseInt(item[(eq + 1)..], "-o idle_timeout", 0, int.MaxValue);
+                            }
+                            else if (!options.Tls.TryApply(eq < 0 ? item : item[..eq], eq < 0 ? null : item[(eq + 1)..]))
+                            {
+                                ignoredExtended.Add(item);
+                            }
+                        }
+
+                        if (ignoredExtended.Count > 0)
+                        {
+                            options.IgnoredOptions.Add($"-o {string.Join(',', ignoredExtended)}");
+                        }
+
+                        break;
+
+                    // Accepted so memcached's harnesses and init scripts start Cairn unchanged; they mean nothing here.
+                    case "u" or "user" or "R" or "max-reqs-per-event" or "b" or "listen-backlog"
+                        or "n" or "slab-min-size" or "P" or "pidfile":
+                        options.IgnoredOptions.Add($"{arg} {Value()}");
+                        break;
+                    case "k" or "lock-memory" or "C" or "disable-cas" or "L" or "enable-largepages" or "r" or "enable-coredumps":
+                        options.IgnoredOptions.Add(arg);
+                        break;
+                    default:
+                        throw new CommandLineException($"unknown option '{arg}' (see -h)");
+                }
             }
+        }
+        catch (CommandLineException error) when (i < fromFile.Count)
+        {
+            throw new CommandLineException($"--config {configPath}: {error.Message}");
         }
 
         CheckItemSize(options, itemSize, itemSizeText);
@@ -423,6 +455,8 @@ public static class CommandLine
             --enable-replicaof    allow the "replicaof" command (off: a client could repoint the server)
             --sync-replicas=<n>   acknowledge a write only once n replicas hold it too (default: 0)
             --sync-timeout=<ms>   how long writes wait for those replicas before an error (default: 1000)
+            --config=<file>       read these long flags from a JSON object first (see deploy/cairn.json);
+                                  the command line overrides it
             --log-format=<f>      text (default) or json: one JSON object per log line, for log shippers
             --metrics-port=<num>  serve Prometheus metrics at http://<first -l address>:<num>/metrics (default: off)
             --etcd=<urls>         elect the primary through etcd (http://host:port, comma separated);
