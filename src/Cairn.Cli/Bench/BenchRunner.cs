@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Cairn.Cli.Connection;
+using Spectre.Console;
 
 namespace Cairn.Cli.Bench;
 
@@ -92,7 +93,7 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output, TextW
         }
     }
 
-    private async Task ShowProgressAsync(Task run, BenchTotals totals, long started)
+    private async Task ShowProgressLinesAsync(Task run, BenchTotals totals, long started)
     {
         var lastOperations = 0L;
         var lastTime = started;
@@ -101,14 +102,46 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output, TextW
             var now = Stopwatch.GetTimestamp();
             var operations = totals.Operations;
             var rate = (operations - lastOperations) / Stopwatch.GetElapsedTime(lastTime, now).TotalSeconds;
-            await error.WriteAsync(string.Create(CultureInfo.InvariantCulture,
-                $"\r{Stopwatch.GetElapsedTime(started, now).TotalSeconds,6:F1} s  {operations,12:N0} ops  {rate,10:N0} ops/s  {totals.Errors:N0} errors   "));
-            await error.FlushAsync();
+            await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"{Stopwatch.GetElapsedTime(started, now).TotalSeconds,6:F1} s  {operations,12:N0} ops  {rate,10:N0} ops/s  {totals.Errors:N0} errors"));
             lastOperations = operations;
             lastTime = now;
         }
+    }
 
-        await error.WriteLineAsync();
+    /// <summary>A Spectre.Console progress bar on stderr: requests (or seconds, for a timed run), the rate over the last half second, errors.</summary>
+    private async Task ShowProgressAsync(Task run, BenchTotals totals, long started)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(error) });
+        if (!console.Profile.Capabilities.Interactive)
+        {
+            // A pipe or a log file gets plain lines; a redrawn bar would be noise there.
+            await ShowProgressLinesAsync(run, totals, started);
+            return;
+        }
+
+        var byTime = options.DurationSeconds > 0;
+        await console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .StartAsync(async context =>
+            {
+                var task = context.AddTask("starting", maxValue: byTime ? options.DurationSeconds : (double)options.RequestsPerConnection * options.Connections);
+                var lastOperations = 0L;
+                var lastTime = started;
+                while (await Task.WhenAny(run, Task.Delay(ProgressInterval)) != run)
+                {
+                    var now = Stopwatch.GetTimestamp();
+                    var operations = totals.Operations;
+                    var rate = (operations - lastOperations) / Stopwatch.GetElapsedTime(lastTime, now).TotalSeconds;
+                    task.Value = byTime ? Stopwatch.GetElapsedTime(started, now).TotalSeconds : operations;
+                    task.Description = string.Create(CultureInfo.InvariantCulture, $"{operations,12:N0} ops {rate,10:N0} ops/s {totals.Errors:N0} errors");
+                    lastOperations = operations;
+                    lastTime = now;
+                }
+
+                task.Value = task.MaxValue;
+            });
     }
 
     private string Description()
