@@ -10,31 +10,9 @@ namespace Cairn.Cli;
 /// <summary>The `cairn` command line; stdin and stdout are parameters so tests can drive it.</summary>
 internal static class CliApplication
 {
-    public const string Usage = """
-        usage: cairn [--server host:port] [command]
-
-        With no command, cairn starts an interactive shell (type `help` there).
-
-        commands:
-          get KEY                               print the value; exit 1 when not found
-          set KEY VALUE [--ttl S] [--flags N]   store VALUE (`-` reads it from stdin); exit 1 when not stored
-          delete KEY                            exit 1 when not found
-          incr KEY [N]                          add N (default 1) and print the new value
-          stats [GROUP]                         print the server's statistics
-          compact                               rewrite the server's log now
-          bench [options]                       load test (cairn bench --help)
-          reshard --from LIST --to LIST         move keys whose ketama owner changes (cairn reshard --help)
-          backup DIR                            copy a consistent snapshot of the running server into DIR
-          restore DIR --data-dir D              build data directory D from backup DIR (checked first)
-          verify --data-dir D                   check a stopped server's log; say what a start would do
-
-        options:
-          --server, -s host:port                the server (default 127.0.0.1:9889)
-          --server h:p[:w],h:p[:w],...          get/set/delete/incr go to the node ketama places the key on,
-                                                as nutcracker (hash: md5) and pylibmc ketama_weighted do
-          --hash md5|one-at-a-time              the ketama over a list (default md5; one-at-a-time is
-                                                libmemcached ketama, Cairn.Client's default)
-          --help, -h                            this text
+    /// <summary>What `cairn --help` says above the commands and options System.CommandLine lists.</summary>
+    public const string Description = """
+        cairn: talk to a Cairn (or memcached) server. With no command, an interactive shell (type `help` there).
 
         exit codes: 0 ok, 1 not found / not stored, 2 usage error, 3 server unreachable, 4 server error reply,
                     5 reshard left keys on a wrong node, 6 a backup or data directory is damaged,
@@ -46,22 +24,21 @@ internal static class CliApplication
     {
         try
         {
-            var parsed = ParsedArguments.Parse(args);
-            var command = parsed.Positionals.Count > 0 ? parsed.Positionals[0] : null;
+            var syntax = CliSyntax.Build(Description).Parse(args);
+            if (syntax.Action is System.CommandLine.Help.HelpAction)
+            {
+                return await syntax.InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = output, Error = error }, cancellation);
+            }
+
+            if (syntax.Errors.Count > 0)
+            {
+                throw new UsageException(syntax.Errors[0].Message);
+            }
+
+            var (command, parsed) = CliSyntax.Read(syntax);
             if (parsed.Has("version"))
             {
                 await output.WriteLineAsync("cairn " + Assembly.GetExecutingAssembly().GetName().Version?.ToString(3));
-                return ExitCodes.Success;
-            }
-
-            if (parsed.Has("help") || command == "help")
-            {
-                await output.WriteLineAsync(command switch
-                {
-                    "bench" => BenchOptions.Usage,
-                    "reshard" => ReshardOptions.Usage,
-                    _ => Usage,
-                });
                 return ExitCodes.Success;
             }
 

@@ -19,28 +19,11 @@ internal enum KeyPattern
 /// <summary>`cairn bench` settings, parsed and checked.</summary>
 internal sealed record BenchOptions
 {
-    public const string Usage = """
-        usage: cairn bench [--server host:port] [options]
-
+    /// <summary>What `cairn bench --help` says above the options System.CommandLine lists.</summary>
+    public const string Description = """
         A closed-loop load test: every connection sends a request (or a pipeline of them), checks the replies
-        and records the latency. A wrong reply counts as an error.
-
-          --threads N          20; with --clients, threads x clients connections
-          --clients N          10 per thread
-          --connections N      overrides threads x clients
-          --requests N         100 requests per connection
-          --duration S         run for S seconds instead of a request count
-          --ratio SET:GET      1:10
-          --value-size BYTES   100
-          --keys N             10000 distinct keys
-          --key-pattern P      uniform (default) or zipf (s = 0.99: a few keys take most requests)
-          --pipeline N         1; requests sent before waiting for their replies
-          --protocol P         text (default) or meta
-          --progress           a progress line on stderr every 500 ms (on by default when stderr is a terminal)
-          --rate N             open loop: N requests a second in all, each connection on a fixed schedule;
-                               latency counts from when a request was due, not when it was sent, so a stall
-                               shows in the percentiles (coordinated omission corrected, as wrk2 does)
-          --json               one JSON object instead of the summary
+        and records the latency (HdrHistogram). A wrong reply counts as an error. With --rate it is an open loop
+        instead, and latency counts from when each request was due (coordinated omission corrected).
 
         exit codes: 0 no errors, 1 some requests failed, 2 usage error, 3 server unreachable
         """;

@@ -75,6 +75,19 @@ internal sealed class ParsedArguments
         return parsed;
     }
 
+    /// <summary>What System.CommandLine parsed (<see cref="CliSyntax"/>), in this form: option name to text, then positionals.</summary>
+    public static ParsedArguments From(IEnumerable<(string Name, string Value)> options, IEnumerable<string> positionals)
+    {
+        var parsed = new ParsedArguments();
+        foreach (var (name, value) in options)
+        {
+            parsed._options[name] = value;
+        }
+
+        parsed.Positionals.AddRange(positionals);
+        return parsed;
+    }
+
     public bool Has(string name) => _options.ContainsKey(name);
 
     public string? Get(string name) => _options.GetValueOrDefault(name);

@@ -14,23 +14,13 @@ internal sealed record ReshardOptions(
 {
     public static readonly string[] OptionNames = ["from", "to", "hash", "batch", "dry-run"];
 
-    public const string Usage = """
-        usage: cairn reshard --from HOST[:PORT[:WEIGHT]],... --to HOST[:PORT[:WEIGHT]],... [options]
-
-        Moves every item whose ketama owner differs between the two server lists to its new owner, then deletes
-        it from the old one, and ends by checking that every key sits where the new list places it.
-        Point clients at the new list first; then a write to a moving key lands on its new owner and the
-        move never overwrites it. Safe to interrupt (Ctrl-C) or kill and run again: an item is deleted from its
-        old owner only after its new owner has acknowledged the copy.
-
-        options:
-          --from LIST        the servers as clients placed keys until now (as in nutcracker.yml's servers:)
-          --to LIST          the servers as clients place keys from now on (a port left out is 9889)
-          --hash md5         ketama over MD5: nutcracker (hash: md5), libmemcached/pylibmc ketama_weighted (default)
-          --hash one-at-a-time
-                             libmemcached/pylibmc ketama, Cairn.Client's default (weights are ignored there)
-          --batch N          items per pipelined round trip (default 100)
-          --dry-run          scan and report how many items would move; change nothing
+    /// <summary>What `cairn reshard --help` says above the options System.CommandLine lists.</summary>
+    public const string Description = """
+        Moves every item whose ketama owner differs between two server lists (HOST[:PORT[:WEIGHT]],..., a port
+        left out is 9889) to its new owner, then deletes it from the old one, and ends by checking that every key
+        sits where the new list places it. Point clients at the new list first; then a write to a moving key lands
+        on its new owner and the move never overwrites it. Safe to interrupt (Ctrl-C) or kill and run again: an
+        item is deleted from its old owner only after its new owner has acknowledged the copy.
 
         exit codes: 0 done and verified, 2 usage error, 3 a node unreachable (nothing deleted), 4 a node
         refused a command, 5 finished with keys still on a wrong node (run again), 130 interrupted
