@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Cairn.Cli.Connection;
-using Spectre.Console;
 
 namespace Cairn.Cli.Bench;
 
@@ -93,55 +92,27 @@ internal sealed class BenchRunner(BenchOptions options, TextWriter output, TextW
         }
     }
 
-    private async Task ShowProgressLinesAsync(Task run, BenchTotals totals, long started)
+    private Task ShowProgressAsync(Task run, BenchTotals totals, long started)
     {
+        var byTime = options.DurationSeconds > 0;
         var lastOperations = 0L;
         var lastTime = started;
-        while (await Task.WhenAny(run, Task.Delay(ProgressInterval)) != run)
-        {
-            var now = Stopwatch.GetTimestamp();
-            var operations = totals.Operations;
-            var rate = (operations - lastOperations) / Stopwatch.GetElapsedTime(lastTime, now).TotalSeconds;
-            await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{Stopwatch.GetElapsedTime(started, now).TotalSeconds,6:F1} s  {operations,12:N0} ops  {rate,10:N0} ops/s  {totals.Errors:N0} errors"));
-            lastOperations = operations;
-            lastTime = now;
-        }
-    }
-
-    /// <summary>A Spectre.Console progress bar on stderr: requests (or seconds, for a timed run), the rate over the last half second, errors.</summary>
-    private async Task ShowProgressAsync(Task run, BenchTotals totals, long started)
-    {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(error) });
-        if (!console.Profile.Capabilities.Interactive)
-        {
-            // A pipe or a log file gets plain lines; a redrawn bar would be noise there.
-            await ShowProgressLinesAsync(run, totals, started);
-            return;
-        }
-
-        var byTime = options.DurationSeconds > 0;
-        await console.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .StartAsync(async context =>
+        return ProgressDisplay.RunAsync(
+            error,
+            run,
+            byTime ? options.DurationSeconds : (double)options.RequestsPerConnection * options.Connections,
+            () =>
             {
-                var task = context.AddTask("starting", maxValue: byTime ? options.DurationSeconds : (double)options.RequestsPerConnection * options.Connections);
-                var lastOperations = 0L;
-                var lastTime = started;
-                while (await Task.WhenAny(run, Task.Delay(ProgressInterval)) != run)
-                {
-                    var now = Stopwatch.GetTimestamp();
-                    var operations = totals.Operations;
-                    var rate = (operations - lastOperations) / Stopwatch.GetElapsedTime(lastTime, now).TotalSeconds;
-                    task.Value = byTime ? Stopwatch.GetElapsedTime(started, now).TotalSeconds : operations;
-                    task.Description = string.Create(CultureInfo.InvariantCulture, $"{operations,12:N0} ops {rate,10:N0} ops/s {totals.Errors:N0} errors");
-                    lastOperations = operations;
-                    lastTime = now;
-                }
-
-                task.Value = task.MaxValue;
-            });
+                var now = Stopwatch.GetTimestamp();
+                var operations = totals.Operations;
+                var rate = (operations - lastOperations) / Stopwatch.GetElapsedTime(lastTime, now).TotalSeconds;
+                lastOperations = operations;
+                lastTime = now;
+                var elapsed = Stopwatch.GetElapsedTime(started, now).TotalSeconds;
+                return (byTime ? elapsed : operations, string.Create(CultureInfo.InvariantCulture,
+                    $"{elapsed,6:F1} s  {operations,12:N0} ops  {rate,10:N0} ops/s  {totals.Errors:N0} errors"));
+            },
+            ProgressInterval);
     }
 
     private string Description()

@@ -42,20 +42,22 @@ internal static class BackupCommands
         using (writer)
         {
             var clock = Stopwatch.StartNew();
-            long lastReport = 0;
+            long received = 0, receivedBytes = 0;
             var download = Task.Factory.StartNew(
                 () => SnapshotDownload.Run(server.Host, server.Port, (record, records, bytes) =>
                 {
                     writer.Add(record);
-                    if (clock.ElapsedTicks - lastReport > ProgressInterval.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond)
-                    {
-                        lastReport = clock.ElapsedTicks;
-                        error.WriteLine(Progress(records, expected, bytes, clock.Elapsed));
-                    }
+                    Volatile.Write(ref received, records);
+                    Volatile.Write(ref receivedBytes, bytes);
                 }, cancellation),
                 cancellation,
                 TaskCreationOptions.LongRunning,
                 TaskScheduler.Default);
+            await ProgressDisplay.RunAsync(error, download, expected, () =>
+            {
+                var records = Volatile.Read(ref received);
+                return (records, Progress(records, expected, Volatile.Read(ref receivedBytes), clock.Elapsed));
+            }, ProgressInterval);
             SnapshotDownloadResult result;
             try
             {

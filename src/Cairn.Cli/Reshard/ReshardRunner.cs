@@ -126,11 +126,7 @@ internal sealed class ReshardRunner(ReshardOptions options, TextWriter output, T
 
         var all = Task.WhenAll(movers);
         var clock = Stopwatch.StartNew();
-        using var ticker = new PeriodicTimer(ProgressInterval);
-        while (await Task.WhenAny(all, ticker.WaitForNextTickAsync(CancellationToken.None).AsTask()) != all)
-        {
-            await error.WriteLineAsync(ProgressLine(counters, total, clock.Elapsed));
-        }
+        await ProgressDisplay.RunAsync(error, all, total, () => (counters.Finished, ProgressLine(counters, total, clock.Elapsed)), ProgressInterval);
 
         try
         {
