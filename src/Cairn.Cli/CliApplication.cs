@@ -71,7 +71,6 @@ internal static class CliApplication
 
             if (command == "bench")
             {
-                parsed.AllowOnly(command, BenchOptions.OptionNames);
                 if (parsed.Positionals.Count > 1)
                 {
                     throw new UsageException($"unexpected argument '{parsed.Positionals[1]}'");

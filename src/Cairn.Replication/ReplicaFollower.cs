@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
-using System.Text;
 using Cairn.Storage.Durability;
 using Cairn.Storage.Log;
 using Microsoft.Extensions.Logging;
@@ -97,7 +96,8 @@ public sealed class ReplicaFollower : IAsyncDisposable
         using var stream = new NetworkStream(socket, ownsSocket: false);
         stream.Write(ReplicationFrames.Request(_link.ReplicationId, _link.AppliedSequence, _nodeId));
         using var reader = new BufferedStream(stream, 256 * 1024);
-        var answer = ReadLine(reader).Split(' ');
+        var frames = new ReplicationStreamReader(reader);
+        var answer = frames.ReadAnswerLine().Split(' ');
         bool full = answer is ["FULLRESYNC", _, _];
         if (!full && answer is not ["CONTINUE", _])
         {
@@ -120,7 +120,7 @@ public sealed class ReplicaFollower : IAsyncDisposable
         var acknowledging = Task.Run(() => AcknowledgeAsync(socket, linkDone.Token), CancellationToken.None);
         try
         {
-            Receive(reader);
+            Receive(frames);
         }
         finally
         {
@@ -135,47 +135,23 @@ public sealed class ReplicaFollower : IAsyncDisposable
         }
     }
 
-    private void Receive(BufferedStream reader)
+    private void Receive(ReplicationStreamReader frames)
     {
-        var header = new byte[LogRecords.HeaderSize];
-        var number = new byte[8];
-        var record = new byte[64 * 1024];
         while (true)
         {
-            int kind = reader.ReadByte();
-            if (kind < 0)
-            {
-                throw new IOException("the primary closed the stream");
-            }
-
-            switch ((byte)kind)
+            var kind = frames.ReadKind();
+            switch (kind)
             {
                 case ReplicationFrames.LogRecord or ReplicationFrames.SnapshotRecord:
-                    reader.ReadExactly(header);
-                    int length = LogRecords.PeekLength(header);
-                    if (length < LogRecords.HeaderSize)
-                    {
-                        throw new InvalidDataException("a record with an impossible length");
-                    }
-
-                    if (record.Length < length)
-                    {
-                        record = new byte[length];
-                    }
-
-                    header.CopyTo(record, 0);
-                    reader.ReadExactly(record.AsSpan(header.Length, length - header.Length));
-                    Apply(record.AsSpan(0, length), (byte)kind == ReplicationFrames.SnapshotRecord);
+                    Apply(frames.ReadRecord(), kind == ReplicationFrames.SnapshotRecord);
                     break;
                 case ReplicationFrames.SnapshotEnd:
-                    reader.ReadExactly(number);
-                    _link.AppliedSequence = BinaryPrimitives.ReadUInt64LittleEndian(number);
+                    _link.AppliedSequence = frames.ReadNumber();
                     _inSnapshot = false;
                     WantAcknowledgement();
                     break;
                 case ReplicationFrames.Heartbeat:
-                    reader.ReadExactly(number);
-                    _link.PrimarySequence = BinaryPrimitives.ReadUInt64LittleEndian(number);
+                    _link.PrimarySequence = frames.ReadNumber();
                     break;
                 default:
                     throw new InvalidDataException($"an unknown frame kind {kind}");
@@ -242,31 +218,6 @@ public sealed class ReplicaFollower : IAsyncDisposable
             }
 
             WantAcknowledgement();
-        }
-    }
-
-    private static string ReadLine(BufferedStream reader)
-    {
-        var line = new StringBuilder();
-        while (true)
-        {
-            int next = reader.ReadByte();
-            if (next < 0)
-            {
-                throw new IOException("the primary closed the stream before answering");
-            }
-
-            if (next == '\n')
-            {
-                return line.ToString().TrimEnd('\r');
-            }
-
-            if (line.Length > 200)
-            {
-                throw new InvalidDataException("the primary's answer line is too long");
-            }
-
-            line.Append((char)next);
         }
     }
 }

@@ -1,7 +1,4 @@
-using System.Buffers.Binary;
 using System.Net.Sockets;
-using System.Text;
-using Cairn.Storage.Log;
 
 namespace Cairn.Replication;
 
@@ -27,68 +24,33 @@ public static class SnapshotDownload
         socket.Connect(host, port);
         using var stream = new NetworkStream(socket, ownsSocket: false);
         stream.Write(ReplicationFrames.Request(null, 0));
-        using var reader = new BufferedStream(stream, 256 * 1024);
-        var answer = ReadLine(reader);
+        using var buffered = new BufferedStream(stream, 256 * 1024);
+        var frames = new ReplicationStreamReader(buffered);
+        var answer = frames.ReadAnswerLine();
         if (answer.Split(' ') is not ["FULLRESYNC", var replicationId, _])
         {
             throw new InvalidDataException($"{host}:{port} answered '{answer}' to a snapshot request (a Cairn primary with its log is needed)");
         }
 
-        var header = new byte[LogRecords.HeaderSize];
-        var number = new byte[8];
-        var record = new byte[64 * 1024];
         long records = 0, bytes = 0;
         while (true)
         {
-            int kind = reader.ReadByte();
-            switch (kind)
+            switch (frames.ReadKind())
             {
-                case < 0:
-                    throw new IOException($"{host}:{port} closed the stream before the snapshot ended");
                 case ReplicationFrames.SnapshotRecord:
-                    reader.ReadExactly(header);
-                    int length = LogRecords.PeekLength(header);
-                    if (length < header.Length)
-                    {
-                        throw new InvalidDataException("a record with an impossible length");
-                    }
-
-                    if (record.Length < length)
-                    {
-                        record = new byte[length];
-                    }
-
-                    header.CopyTo(record, 0);
-                    reader.ReadExactly(record.AsSpan(header.Length, length - header.Length));
+                    var record = frames.ReadRecord();
                     records++;
-                    bytes += length;
-                    onRecord(record.AsSpan(0, length), records, bytes);
+                    bytes += record.Length;
+                    onRecord(record, records, bytes);
                     break;
                 case ReplicationFrames.Heartbeat:
-                    reader.ReadExactly(number);
+                    _ = frames.ReadNumber();
                     break;
                 case ReplicationFrames.SnapshotEnd:
-                    reader.ReadExactly(number);
-                    return new SnapshotDownloadResult(replicationId, BinaryPrimitives.ReadUInt64LittleEndian(number), records, bytes);
-                default:
+                    return new SnapshotDownloadResult(replicationId, frames.ReadNumber(), records, bytes);
+                case var kind:
                     throw new InvalidDataException($"a frame of kind {kind} before the snapshot ended");
             }
         }
-    }
-
-    private static string ReadLine(Stream reader)
-    {
-        var line = new StringBuilder();
-        for (int b = reader.ReadByte(); b != '\n'; b = reader.ReadByte())
-        {
-            if (b < 0 || line.Length > 1024)
-            {
-                throw new IOException("the server closed the connection before answering");
-            }
-
-            line.Append((char)b);
-        }
-
-        return line.ToString().TrimEnd('\r');
     }
 }

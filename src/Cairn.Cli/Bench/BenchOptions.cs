@@ -28,12 +28,6 @@ internal sealed record BenchOptions
         exit codes: 0 no errors, 1 some requests failed, 2 usage error, 3 server unreachable
         """;
 
-    public static readonly string[] OptionNames =
-    [
-        "threads", "clients", "requests", "duration", "ratio", "value-size", "keys", "key-pattern", "pipeline",
-        "protocol", "connections", "json", "progress", "rate",
-    ];
-
     public required ServerAddress Server { get; init; }
 
     public int Threads { get; init; } = 20;

@@ -63,9 +63,8 @@ internal static class BackupCommands
             {
                 result = await download;
             }
-            catch (Exception failure) when (cancellation.IsCancellationRequested)
+            catch (Exception) when (cancellation.IsCancellationRequested)
             {
-                _ = failure;
                 await error.WriteLineAsync($"cairn: interrupted; {directory} has no BACKUP.json and restores nothing: remove it and run again");
                 return ExitCodes.Interrupted;
             }

@@ -6,13 +6,11 @@ namespace Cairn.Cli.Commands;
 /// <summary>Positionals and `--name value` / `--name=value` options; `--` ends the options, `-` is a positional.</summary>
 internal sealed class ParsedArguments
 {
-    private static readonly HashSet<string> ValueOptions =
-    [
-        "server", "ttl", "flags", "threads", "clients", "requests", "duration", "ratio", "value-size", "keys",
-        "key-pattern", "pipeline", "protocol", "connections", "from", "to", "hash", "batch", "data-dir", "rate",
-    ];
+    // Only the shell's friendly `set KEY VALUE [--ttl S] [--flags N]` is parsed here; `cairn`'s own command line is
+    // declared in CliSyntax (System.CommandLine), which hands its result over through From.
+    private static readonly HashSet<string> ValueOptions = ["server", "ttl", "flags"];
 
-    private static readonly HashSet<string> SwitchOptions = ["json", "progress", "help", "version", "dry-run"];
+    private static readonly HashSet<string> SwitchOptions = ["help"];
 
     private readonly Dictionary<string, string> _options = new(StringComparer.Ordinal);
 

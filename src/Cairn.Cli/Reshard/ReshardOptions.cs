@@ -12,8 +12,6 @@ internal sealed record ReshardOptions(
     int BatchSize,
     bool DryRun)
 {
-    public static readonly string[] OptionNames = ["from", "to", "hash", "batch", "dry-run"];
-
     /// <summary>What `cairn reshard --help` says above the options System.CommandLine lists.</summary>
     public const string Description = """
         Moves every item whose ketama owner differs between two server lists (HOST[:PORT[:WEIGHT]],..., a port
@@ -28,7 +26,6 @@ internal sealed record ReshardOptions(
 
     public static ReshardOptions Parse(ParsedArguments parsed)
     {
-        parsed.AllowOnly("reshard", OptionNames);
         if (parsed.Has("server"))
         {
             throw new UsageException("'reshard' takes --from and --to, not --server");
