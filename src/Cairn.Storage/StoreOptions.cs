@@ -5,16 +5,22 @@ public sealed class StoreOptions
     /// <summary>Larger than memcached's 64 MB because Cairn refuses writes rather than forgetting when full.</summary>
     public const long DefaultMemoryLimit = 1024L * 1024 * 1024;
 
-    public long MemoryLimit { get; set; } = DefaultMemoryLimit;
+    /// <summary>memcached's -I default.</summary>
+    public const int DefaultMaxItemSize = 1024 * 1024;
+
+    /// <summary>memcached's -f default.</summary>
+    public const double DefaultGrowthFactor = 1.25;
+
+    public long MemoryLimit { get; set => field = OptionValue.AtLeast(value, 0); } = DefaultMemoryLimit;
 
     /// <summary>memcached's -I: the largest item, key and value together with memcached's per-item overhead.</summary>
-    public int MaxItemSize { get; set; } = 1024 * 1024;
+    public int MaxItemSize { get; set => field = OptionValue.Within(value, 1, 1024 * 1024 * 1024); } = DefaultMaxItemSize;
 
     /// <summary>--evict: drop least recently used items instead of refusing writes when memory is full.</summary>
     public bool EvictWhenFull { get; set; }
 
     /// <summary>memcached's -f: the ratio between successive slab chunk sizes.</summary>
-    public double GrowthFactor { get; set; } = 1.25;
+    public double GrowthFactor { get; set => field = OptionValue.Above(value, 1.0); } = DefaultGrowthFactor;
 
     public TimeProvider Time { get; set; } = TimeProvider.System;
 }

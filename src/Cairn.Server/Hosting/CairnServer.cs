@@ -132,8 +132,7 @@ public sealed class CairnServer : IAsyncDisposable
 
             if (options.TcpEnabled)
             {
-                var addresses = options.ListenAddresses.Count == 0 ? ["127.0.0.1"] : options.ListenAddresses;
-                foreach (var text in addresses)
+                foreach (var text in options.ListenAddressesOrDefault)
                 {
                     var address = ListenAddress.Parse(text, options.Port);
                     kestrel.Listen(address.EndPoint, listen =>

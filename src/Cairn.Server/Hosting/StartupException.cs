@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 
@@ -124,7 +123,7 @@ public sealed class StartupException(string message, int exitCode, Exception? in
     }
 
     private static string Listeners(ServerOptions options) =>
-        options.ListenAddresses.Count == 0 ? IPAddress.Loopback.ToString() : string.Join(',', options.ListenAddresses);
+        string.Join(',', options.ListenAddressesOrDefault);
 
     private static T? Find<T>(Exception? error)
         where T : Exception

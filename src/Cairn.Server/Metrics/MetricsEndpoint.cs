@@ -18,9 +18,7 @@ public static class MetricsEndpoint
     public static IPEndPoint Address(ServerOptions options)
     {
         var port = options.MetricsPort ?? throw new InvalidOperationException("no --metrics-port");
-        return options.ListenAddresses.Count == 0
-            ? new IPEndPoint(IPAddress.Loopback, port)
-            : new IPEndPoint(ListenAddress.Parse(options.ListenAddresses[0], port).EndPoint.Address, port);
+        return new IPEndPoint(ListenAddress.Parse(options.ListenAddressesOrDefault[0], port).EndPoint.Address, port);
     }
 
     public static void Listen(KestrelServerOptions kestrel, ServerOptions options) =>

@@ -265,7 +265,7 @@ public sealed class StatsReporter(ServerContext context)
         yield return ("maxconns", Num(options.MaxConnections));
         yield return ("tcpport", Num(options.TcpEnabled ? options.Port : 0));
         yield return ("udpport", "0");
-        yield return ("inter", options.ListenAddresses.Count == 0 ? "127.0.0.1" : string.Join(',', options.ListenAddresses));
+        yield return ("inter", string.Join(',', options.ListenAddressesOrDefault));
         yield return ("verbosity", Num(context.Verbosity));
         yield return ("evictions", options.EvictWhenFull ? "on" : "off");
         yield return ("growth_factor", options.GrowthFactor.ToString("F2", CultureInfo.InvariantCulture));

@@ -8,17 +8,21 @@ public sealed class DurabilityOptions
 {
     public required string DataDirectory { get; init; }
 
-    public FsyncPolicy Fsync { get; init; } = FsyncPolicy.EverySecond;
+    public const long DefaultCompactMinimumBytes = 64L * 1024 * 1024;
 
-    public long SegmentSize { get; init; } = 64L * 1024 * 1024;
+    public const double DefaultCompactDeadRatio = 0.5;
+
+    public FsyncPolicy Fsync { get; init; } = LogOptions.DefaultFsync;
+
+    public long SegmentSize { get; init => field = OptionValue.AtLeast(value, 1); } = LogOptions.DefaultSegmentSize;
 
     public bool TruncateAtCorruption { get; init; }
 
     /// <summary>Background compaction starts once the log is at least this big...</summary>
-    public long CompactMinimumBytes { get; init; } = 64L * 1024 * 1024;
+    public long CompactMinimumBytes { get; init => field = OptionValue.AtLeast(value, 1); } = DefaultCompactMinimumBytes;
 
     /// <summary>...and at least this fraction of it is dead (overwritten, deleted, expired).</summary>
-    public double CompactDeadRatio { get; init; } = 0.5;
+    public double CompactDeadRatio { get; init => field = OptionValue.Between(value, 0, 1); } = DefaultCompactDeadRatio;
 
     public TimeSpan CompactCheckInterval { get; init; } = TimeSpan.FromSeconds(10);
 

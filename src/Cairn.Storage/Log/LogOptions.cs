@@ -6,13 +6,16 @@ public sealed class LogOptions
 {
     public const long DefaultSegmentSize = 64L * 1024 * 1024;
 
+    /// <summary>A power cut may lose about a second; kill -9 loses nothing acknowledged (see README: durability).</summary>
+    public const FsyncPolicy DefaultFsync = FsyncPolicy.EverySecond;
+
     /// <summary>The data directory; created when missing. Holds LOCK, MANIFEST and the segments.</summary>
     public required string Directory { get; init; }
 
-    public FsyncPolicy Fsync { get; init; } = FsyncPolicy.EverySecond;
+    public FsyncPolicy Fsync { get; init; } = DefaultFsync;
 
     /// <summary>A new segment starts once the current one passes this many bytes (at a batch boundary).</summary>
-    public long SegmentSize { get; init; } = DefaultSegmentSize;
+    public long SegmentSize { get; init => field = OptionValue.AtLeast(value, 1); } = DefaultSegmentSize;
 
     /// <summary>
     /// The operator's explicit permission (--truncate-corrupt-log) to cut the log at mid-log damage: the damaged
