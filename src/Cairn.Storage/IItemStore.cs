@@ -222,6 +222,9 @@ public readonly record struct MetaStoreOptions
 
     /// <summary>Store the item already stale (md x with I leaves a stale tombstone).</summary>
     public bool MarkStale { get; init; }
+
+    /// <summary>Replay and replication: the Unix seconds the item was first stored; 0 is now.</summary>
+    internal long StoredAt { get; init; }
 }
 
 public readonly record struct MetaDeleteOptions

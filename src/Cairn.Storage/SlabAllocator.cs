@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Cairn.Storage;
 
 /// <summary>
-/// memcached's slab allocator: 1 MiB native pages, each carved into equal chunks of one size class.
+/// memcached's slab allocator: 1 MiB native pages (from <see cref="SlabPageSource"/>), each carved into equal chunks of one size class.
 /// Classes grow by the growth factor from <see cref="SmallestChunk"/> up to half a page; bigger items
 /// get their own native allocation. Pages and large allocations together are held under the limit.
 /// Freed chunks go on a per-class free list threaded through the chunks themselves.
@@ -24,6 +24,7 @@ internal sealed unsafe class SlabAllocator : IDisposable
     public const int LargestChunk = PageSize / 2;
 
     private readonly SlabClass[] _classes;
+    private readonly SlabPageSource _pages = new();
     private long _allocatedBytes;
     private long _limit;
     private bool _disposed;
@@ -200,12 +201,7 @@ internal sealed unsafe class SlabAllocator : IDisposable
         {
             lock (c.Gate)
             {
-                foreach (nint page in c.Pages)
-                {
-                    NativeMemory.Free((void*)page);
-                    Interlocked.Add(ref _allocatedBytes, -PageSize);
-                }
-
+                Interlocked.Add(ref _allocatedBytes, -(long)PageSize * c.Pages.Count);
                 c.Pages.Clear();
                 c.FreeHead = 0;
                 c.FreeCount = 0;
@@ -214,6 +210,8 @@ internal sealed unsafe class SlabAllocator : IDisposable
                 c.UsedChunks = 0;
             }
         }
+
+        _pages.Dispose();
     }
 
     private bool TryAddPage(SlabClass c)
@@ -228,7 +226,7 @@ internal sealed unsafe class SlabAllocator : IDisposable
         nint page;
         try
         {
-            page = (nint)NativeMemory.Alloc(PageSize);
+            page = _pages.Rent();
         }
         catch (OutOfMemoryException)
         {

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Cairn.Storage;
 
 /// <summary>
@@ -10,8 +8,6 @@ namespace Cairn.Storage;
 public sealed unsafe partial class SlabItemStore
 {
     private IStoreJournal? _journal;
-
-    private byte[] _restoreScratch = [];
 
     /// <summary>
     /// While replaying, expiry is not judged: every journalled change was made while its item was live,
@@ -58,31 +54,14 @@ public sealed unsafe partial class SlabItemStore
     /// <summary>CAS values continue above everything a previous run handed out.</summary>
     public void EnsureCasAbove(ulong cas) => RaiseTo(ref _casCounter, cas);
 
-    /// <summary>Replays a recorded store: the value as it was, with its CAS and store time.</summary>
+    /// <summary>Replays a recorded store: the value as it was, with its CAS and store time, in one locked lookup.</summary>
     public void RestoreSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false)
     {
         EnsureCasAbove(cas);
-        if (_restoreScratch.Length < value.Length)
-        {
-            _restoreScratch = new byte[Math.Max(value.Length, _restoreScratch.Length * 2)];
-        }
-
-        value.CopyTo(_restoreScratch);
-        var sequence = new ReadOnlySequence<byte>(_restoreScratch, 0, value.Length);
-        if (Store(StoreMode.Set, key, sequence, flags, expiresAt, 0, out _) != StoreResult.Stored)
+        var restored = new MetaStoreOptions { NewCas = cas, StoredAt = storedAt, MarkStale = stale };
+        if (StoreCore(StoreMode.Set, key, new ItemValue(value), flags, expiresAt, 0, restored, out _, out _) != StoreResult.Stored)
         {
             throw new InvalidOperationException($"replay could not store an item of {value.Length} bytes: raise -m or -I to at least what the previous run used");
-        }
-
-        ulong hash = ItemHash.Compute(key, _seed);
-        Shard shard = ShardFor(hash);
-        lock (shard.Gate)
-        {
-            int index = shard.Find(hash, key);
-            ref Entry e = ref shard.Entries[index];
-            e.Cas = cas;
-            e.StoredAt = Relative(storedAt);
-            e.MetaBits = stale ? MetaBits.Stale : (byte)0;
         }
     }
 

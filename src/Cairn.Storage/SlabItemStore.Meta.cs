@@ -26,7 +26,7 @@ public sealed unsafe partial class SlabItemStore
                 // mg N: a miss creates an empty item and this client wins the right to fill it; a T given too sets its TTL.
                 var vivify = new MetaStoreOptions { NewCas = options.NewCas };
                 long vivifiedExpiry = options.Touch ? options.TouchExpiresAt : options.VivifyExpiresAt;
-                if (StoreCore(StoreMode.Add, key, ReadOnlySequence<byte>.Empty, 0, vivifiedExpiry, 0, vivify, out _, out _) != StoreResult.Stored)
+                if (StoreCore(StoreMode.Add, key, new ItemValue(ReadOnlySpan<byte>.Empty), 0, vivifiedExpiry, 0, vivify, out _, out _) != StoreResult.Stored)
                 {
                     return false;
                 }
@@ -72,7 +72,7 @@ public sealed unsafe partial class SlabItemStore
     }
 
     public StoreResult MetaStore(StoreMode mode, ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, in MetaStoreOptions options, out ulong cas, out int valueLength) =>
-        StoreCore(mode, key, value, flags, expiresAt, 0, options, out cas, out valueLength);
+        StoreCore(mode, key, new ItemValue(value), flags, expiresAt, 0, options, out cas, out valueLength);
 
     public MetaStatus MetaDelete(ReadOnlySpan<byte> key, in MetaDeleteOptions options)
     {
@@ -108,7 +108,7 @@ public sealed unsafe partial class SlabItemStore
             {
                 // md x: the item stays as an empty value (a tombstone when combined with I).
                 var store = new MetaStoreOptions { NewCas = options.NewCas, MarkStale = (bits & MetaBits.Stale) != 0 };
-                if (StoreCore(StoreMode.Set, key, ReadOnlySequence<byte>.Empty, e.Flags, expiresAt, 0, store, out _, out _) != StoreResult.Stored)
+                if (StoreCore(StoreMode.Set, key, new ItemValue(ReadOnlySpan<byte>.Empty), e.Flags, expiresAt, 0, store, out _, out _) != StoreResult.Stored)
                 {
                     return MetaStatus.OutOfMemory;
                 }
@@ -144,11 +144,10 @@ public sealed unsafe partial class SlabItemStore
                     return MetaStatus.NotFound;
                 }
 
-                // ma N: a miss creates the item holding J (the delta is not applied); a rare path, so one small array.
+                // ma N: a miss creates the item holding J (the delta is not applied).
                 int initialLength = CounterText.Format(options.Initial, digits);
-                var value = new ReadOnlySequence<byte>(digits[..initialLength].ToArray());
                 var store = new MetaStoreOptions { NewCas = options.NewCas };
-                var result = StoreCore(StoreMode.Add, key, value, 0, options.VivifyExpiresAt, 0, store, out ulong createdCas, out _);
+                var result = StoreCore(StoreMode.Add, key, new ItemValue(digits[..initialLength]), 0, options.VivifyExpiresAt, 0, store, out ulong createdCas, out _);
                 if (result != StoreResult.Stored)
                 {
                     return result == StoreResult.OutOfMemory ? MetaStatus.OutOfMemory : MetaStatus.NotStored;

@@ -136,14 +136,14 @@ public sealed unsafe partial class SlabItemStore : IItemStore
     }
 
     public StoreResult Store(StoreMode mode, ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, ulong compareCas, out ulong cas) =>
-        StoreCore(mode, key, value, flags, expiresAt, compareCas, default, out cas, out _);
+        StoreCore(mode, key, new ItemValue(value), flags, expiresAt, compareCas, default, out cas, out _);
 
     /// <summary>
     /// Every store goes through here; <paramref name="meta"/> adds the meta protocol's options (a CAS
     /// compare in any mode, an explicit new CAS, invalidation, append autovivify). Takes the shard lock,
     /// which is reentrant, so meta operations may call it while already holding it.
     /// </summary>
-    private StoreResult StoreCore(StoreMode mode, ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, ulong compareCas, in MetaStoreOptions meta, out ulong cas, out int storedLength)
+    private StoreResult StoreCore(StoreMode mode, ReadOnlySpan<byte> key, scoped in ItemValue value, uint flags, long expiresAt, ulong compareCas, in MetaStoreOptions meta, out ulong cas, out int storedLength)
     {
         ValidateKey(key);
         cas = 0;
@@ -312,7 +312,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             }
 
             stored.Cas = meta.NewCas != 0 ? meta.NewCas : NextCas();
-            stored.StoredAt = Relative(now);
+            stored.StoredAt = Relative(meta.StoredAt != 0 ? meta.StoredAt : now);
             stored.LastAccess = stored.StoredAt;
             stored.Fetched = false;
             stored.MetaBits = newBits;
