@@ -83,6 +83,17 @@ public sealed unsafe partial class SlabItemStore : IItemStore
         set => _slabs.Limit = value;
     }
 
+    /// <summary>
+    /// Which of <paramref name="partitions"/> equal runs of shards holds <paramref name="key"/>: threads that each own a
+    /// partition never touch the same item, so each key's changes keep their order (parallel replay).
+    /// </summary>
+    internal int PartitionOf(ReadOnlySpan<byte> key, int partitions)
+    {
+        ValidateKey(key);
+        ulong hash = ItemHash.Compute(key, _seed);
+        return (int)(hash >> _shardShift) * partitions / _shards.Length;
+    }
+
     public bool TryGet<TVisitor>(ReadOnlySpan<byte> key, ref TVisitor visitor)
         where TVisitor : IItemVisitor, allows ref struct
     {

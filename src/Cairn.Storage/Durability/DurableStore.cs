@@ -1,4 +1,5 @@
 using Cairn.Storage.Log;
+using Cairn.Storage.Recovery;
 
 namespace Cairn.Storage.Durability;
 
@@ -59,7 +60,16 @@ public sealed class DurableStore : IDisposable
         RecoveryReport report;
         try
         {
-            log = AppendLog.Open(logOptions, (scoped in LogRecord record) => Apply(store, record), out report);
+            if (SplitReplay.IsWorthwhile)
+            {
+                using var replay = new SplitReplay(store, (scoped in LogRecord record) => Apply(store, record));
+                log = AppendLog.Open(logOptions, replay.Apply, out report);
+                replay.Complete();
+            }
+            else
+            {
+                log = AppendLog.Open(logOptions, (scoped in LogRecord record) => Apply(store, record), out report);
+            }
         }
         finally
         {
@@ -177,7 +187,8 @@ public sealed class DurableStore : IDisposable
         Log.AppendFlushAll(_store.HighestCas);
     }
 
-    private static void Apply(SlabItemStore store, scoped in LogRecord record)
+    /// <summary>What one log record does to the store, wherever records are applied (replay on one thread or two, a replica).</summary>
+    internal static void Apply(SlabItemStore store, scoped in LogRecord record)
     {
         switch (record.Type)
         {
