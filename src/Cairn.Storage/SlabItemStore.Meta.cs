@@ -8,67 +8,60 @@ public sealed unsafe partial class SlabItemStore
     public bool MetaGet<TVisitor>(ReadOnlySpan<byte> key, in MetaGetOptions options, ref TVisitor visitor)
         where TVisitor : IMetaItemVisitor, allows ref struct
     {
-        ValidateKey(key);
-        ulong hash = ItemHash.Compute(key, _seed);
-        Shard shard = ShardFor(hash);
-        lock (shard.Gate)
+        using var item = Lookup(key);
+
+        Shard shard = item.Shard;
+        long now = item.Now;
+        int index = item.Index;
+        if (index < 0)
         {
-            ThrowIfDisposed();
-            long now = Now();
-            int index = FindLive(shard, hash, key, now);
-            if (index < 0)
+            if (!options.Vivify)
             {
-                if (!options.Vivify)
-                {
-                    return false;
-                }
-
-                // mg N: a miss creates an empty item and this client wins the right to fill it; a T given too sets its TTL.
-                var vivify = new MetaStoreOptions { NewCas = options.NewCas };
-                long vivifiedExpiry = options.Touch ? options.TouchExpiresAt : options.VivifyExpiresAt;
-                if (StoreCore(StoreMode.Add, key, new ItemValue(ReadOnlySpan<byte>.Empty), 0, vivifiedExpiry, 0, vivify, out _, out _) != StoreResult.Stored)
-                {
-                    return false;
-                }
-
-                index = shard.Find(hash, key);
-                ref Entry created = ref shard.Entries[index];
-                created.MetaBits |= MetaBits.WinTokenSent;
-
-                // memcached counts the vivifying fetch: the next mg h says h1.
-                created.Fetched = true;
-                VisitMeta(ref created, new MetaItemState(false, now, false, false, true), ref visitor);
-                return true;
+                return false;
             }
 
-            ref Entry e = ref shard.Entries[index];
-            bool hitBefore = e.Fetched;
-            long lastAccess = _epoch + e.LastAccess;
-            if (options.Touch)
+            // mg N: a miss creates an empty item and this client wins the right to fill it; a T given too sets its TTL.
+            var vivify = new MetaStoreOptions { NewCas = options.NewCas };
+            long vivifiedExpiry = options.Touch ? options.TouchExpiresAt : options.VivifyExpiresAt;
+            if (StoreCore(StoreMode.Add, key, new ItemValue(ReadOnlySpan<byte>.Empty), 0, vivifiedExpiry, 0, vivify, out _, out _) != StoreResult.Stored)
             {
-                e.ExpiresAt = options.TouchExpiresAt;
-                _journal?.Touched(key, options.TouchExpiresAt);
+                return false;
             }
 
-            if (options.Bump)
-            {
-                e.Fetched = true;
-                e.LastAccess = Relative(now);
-                shard.LruBump(index);
-            }
+            index = shard.Find(item.Hash, key);
+            ref Entry created = ref shard.Entries[index];
+            created.MetaBits |= MetaBits.WinTokenSent;
 
-            bool stale = (e.MetaBits & MetaBits.Stale) != 0;
-            bool sentBefore = (e.MetaBits & MetaBits.WinTokenSent) != 0;
-            bool recache = options.Recache && e.ExpiresAt != 0 && e.ExpiresAt - now < options.RecacheSeconds;
-            bool won = !sentBefore && (stale || recache);
-            if (won)
-            {
-                e.MetaBits |= MetaBits.WinTokenSent;
-            }
-
-            VisitMeta(ref e, new MetaItemState(hitBefore, lastAccess, stale, sentBefore, won), ref visitor);
+            // memcached counts the vivifying fetch: the next mg h says h1.
+            created.Fetched = true;
+            VisitMeta(ref created, new MetaItemState(false, now, false, false, true), ref visitor);
             return true;
         }
+
+        ref Entry e = ref shard.Entries[index];
+        bool hitBefore = e.Fetched;
+        long lastAccess = _epoch + e.LastAccess;
+        if (options.Touch)
+        {
+            SetExpiry(item, key, options.TouchExpiresAt);
+        }
+
+        if (options.Bump)
+        {
+            Bump(item, fetched: true);
+        }
+
+        bool stale = (e.MetaBits & MetaBits.Stale) != 0;
+        bool sentBefore = (e.MetaBits & MetaBits.WinTokenSent) != 0;
+        bool recache = options.Recache && e.ExpiresAt != 0 && e.ExpiresAt - now < options.RecacheSeconds;
+        bool won = !sentBefore && (stale || recache);
+        if (won)
+        {
+            e.MetaBits |= MetaBits.WinTokenSent;
+        }
+
+        VisitMeta(ref e, new MetaItemState(hitBefore, lastAccess, stale, sentBefore, won), ref visitor);
+        return true;
     }
 
     public StoreResult MetaStore(StoreMode mode, ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, in MetaStoreOptions options, out ulong cas, out int valueLength) =>
@@ -76,172 +69,154 @@ public sealed unsafe partial class SlabItemStore
 
     public MetaStatus MetaDelete(ReadOnlySpan<byte> key, in MetaDeleteOptions options)
     {
-        ValidateKey(key);
-        ulong hash = ItemHash.Compute(key, _seed);
-        Shard shard = ShardFor(hash);
-        lock (shard.Gate)
+        using var item = Lookup(key);
+
+        if (!item.Found)
         {
-            ThrowIfDisposed();
-            long now = Now();
-            int index = FindLive(shard, hash, key, now);
-            if (index < 0)
-            {
-                return MetaStatus.NotFound;
-            }
+            return MetaStatus.NotFound;
+        }
 
-            ref Entry e = ref shard.Entries[index];
-            if (options.HasCompareCas && e.Cas != options.CompareCas)
-            {
-                return MetaStatus.Exists;
-            }
+        ref Entry e = ref item.Entry;
+        if (options.HasCompareCas && e.Cas != options.CompareCas)
+        {
+            return MetaStatus.Exists;
+        }
 
-            if (!options.Invalidate && !options.RemoveValue)
-            {
-                RemoveItem(shard, index);
-                _journal?.Removed(key);
-                return MetaStatus.Ok;
-            }
-
-            long expiresAt = options.Invalidate && options.UpdateTtl ? options.ExpiresAt : e.ExpiresAt;
-            byte bits = options.Invalidate ? MetaBits.Stale : e.MetaBits;
-            if (options.RemoveValue)
-            {
-                // md x: the item stays as an empty value (a tombstone when combined with I).
-                var store = new MetaStoreOptions { NewCas = options.NewCas, MarkStale = (bits & MetaBits.Stale) != 0 };
-                if (StoreCore(StoreMode.Set, key, new ItemValue(ReadOnlySpan<byte>.Empty), e.Flags, expiresAt, 0, store, out _, out _) != StoreResult.Stored)
-                {
-                    return MetaStatus.OutOfMemory;
-                }
-
-                return MetaStatus.Ok;
-            }
-
-            // md I: a new CAS, stale, and nobody has won the recache yet.
-            e.Cas = options.NewCas != 0 ? options.NewCas : NextCas();
-            e.ExpiresAt = expiresAt;
-            e.MetaBits = bits;
-            _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)e.Data + e.KeyLength, e.ValueLength), e.Flags, e.ExpiresAt, e.Cas, _epoch + e.StoredAt, (bits & MetaBits.Stale) != 0);
+        if (!options.Invalidate && !options.RemoveValue)
+        {
+            Remove(item, key);
             return MetaStatus.Ok;
         }
+
+        long expiresAt = options.Invalidate && options.UpdateTtl ? options.ExpiresAt : e.ExpiresAt;
+        byte bits = options.Invalidate ? MetaBits.Stale : e.MetaBits;
+        if (options.RemoveValue)
+        {
+            // md x: the item stays as an empty value (a tombstone when combined with I).
+            var store = new MetaStoreOptions { NewCas = options.NewCas, MarkStale = (bits & MetaBits.Stale) != 0 };
+            if (StoreCore(StoreMode.Set, key, new ItemValue(ReadOnlySpan<byte>.Empty), e.Flags, expiresAt, 0, store, out _, out _) != StoreResult.Stored)
+            {
+                return MetaStatus.OutOfMemory;
+            }
+
+            return MetaStatus.Ok;
+        }
+
+        // md I: a new CAS, stale, and nobody has won the recache yet.
+        e.Cas = options.NewCas != 0 ? options.NewCas : NextCas();
+        e.ExpiresAt = expiresAt;
+        e.MetaBits = bits;
+        _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)e.Data + e.KeyLength, e.ValueLength), e.Flags, e.ExpiresAt, e.Cas, _epoch + e.StoredAt, (bits & MetaBits.Stale) != 0);
+        return MetaStatus.Ok;
     }
 
     public MetaStatus MetaApplyDelta(ReadOnlySpan<byte> key, in MetaArithmeticOptions options, out MetaArithmeticOutcome outcome)
     {
-        ValidateKey(key);
         outcome = default;
-        ulong hash = ItemHash.Compute(key, _seed);
-        Shard shard = ShardFor(hash);
-        lock (shard.Gate)
+        using var item = Lookup(key);
+
+        Shard shard = item.Shard;
+        long now = item.Now;
+        int index = item.Index;
+        Span<byte> digits = stackalloc byte[CounterText.MaxDigits];
+        if (index < 0)
         {
-            ThrowIfDisposed();
-            long now = Now();
-            int index = FindLive(shard, hash, key, now);
-            Span<byte> digits = stackalloc byte[CounterText.MaxDigits];
-            if (index < 0)
+            if (!options.Vivify)
             {
-                if (!options.Vivify)
-                {
-                    return MetaStatus.NotFound;
-                }
-
-                // ma N: a miss creates the item holding J (the delta is not applied).
-                int initialLength = CounterText.Format(options.Initial, digits);
-                var store = new MetaStoreOptions { NewCas = options.NewCas };
-                var result = StoreCore(StoreMode.Add, key, new ItemValue(digits[..initialLength]), 0, options.VivifyExpiresAt, 0, store, out ulong createdCas, out _);
-                if (result != StoreResult.Stored)
-                {
-                    return result == StoreResult.OutOfMemory ? MetaStatus.OutOfMemory : MetaStatus.NotStored;
-                }
-
-                outcome = new MetaArithmeticOutcome(options.Initial, createdCas, options.VivifyExpiresAt);
-                return MetaStatus.Ok;
+                return MetaStatus.NotFound;
             }
 
-            ref Entry e = ref shard.Entries[index];
-            if (options.HasCompareCas && e.Cas != options.CompareCas)
+            // ma N: a miss creates the item holding J (the delta is not applied).
+            int initialLength = CounterText.Format(options.Initial, digits);
+            var store = new MetaStoreOptions { NewCas = options.NewCas };
+            var result = StoreCore(StoreMode.Add, key, new ItemValue(digits[..initialLength]), 0, options.VivifyExpiresAt, 0, store, out ulong createdCas, out _);
+            if (result != StoreResult.Stored)
             {
-                return MetaStatus.Exists;
+                return result == StoreResult.OutOfMemory ? MetaStatus.OutOfMemory : MetaStatus.NotStored;
             }
 
-            byte* valueStart = (byte*)e.Data + e.KeyLength;
-            if (!CounterText.TryParse(new ReadOnlySpan<byte>(valueStart, e.ValueLength), out ulong number))
-            {
-                return MetaStatus.NonNumeric;
-            }
+            outcome = new MetaArithmeticOutcome(options.Initial, createdCas, options.VivifyExpiresAt);
+            return MetaStatus.Ok;
+        }
 
-            ulong delta = options.Delta;
-            number = options.Increment ? unchecked(number + delta) : (delta >= number ? 0 : number - delta);
-            int length = CounterText.Format(number, digits);
+        ref Entry e = ref shard.Entries[index];
+        if (options.HasCompareCas && e.Cas != options.CompareCas)
+        {
+            return MetaStatus.Exists;
+        }
 
-            if (length <= e.ValueLength)
+        byte* valueStart = (byte*)e.Data + e.KeyLength;
+        if (!CounterText.TryParse(new ReadOnlySpan<byte>(valueStart, e.ValueLength), out ulong number))
+        {
+            return MetaStatus.NonNumeric;
+        }
+
+        ulong delta = options.Delta;
+        number = options.Increment ? unchecked(number + delta) : (delta >= number ? 0 : number - delta);
+        int length = CounterText.Format(number, digits);
+
+        if (length <= e.ValueLength)
+        {
+            // memcached writes a shorter number over the old one and pads with spaces: "10" decr 1 is "9 ".
+            var target = new Span<byte>(valueStart, e.ValueLength);
+            digits[..length].CopyTo(target);
+            target[length..].Fill((byte)' ');
+        }
+        else
+        {
+            int total = e.KeyLength + length;
+            int slabClass = _slabs.ClassFor(total);
+            if (CanRewriteInPlace(ref e, slabClass, total))
             {
-                // memcached writes a shorter number over the old one and pads with spaces: "10" decr 1 is "9 ".
-                var target = new Span<byte>(valueStart, e.ValueLength);
-                digits[..length].CopyTo(target);
-                target[length..].Fill((byte)' ');
+                digits[..length].CopyTo(new Span<byte>(valueStart, length));
+                shard.Resize(index, length);
             }
             else
             {
-                int total = e.KeyLength + length;
-                int slabClass = _slabs.ClassFor(total);
-                if (CanRewriteInPlace(ref e, slabClass, total))
+                shard.LruRemove(index);
+                nint chunk = Allocate(shard, slabClass, total, now);
+                e = ref shard.Entries[index];
+                if (chunk == 0)
                 {
-                    digits[..length].CopyTo(new Span<byte>(valueStart, length));
-                    shard.Resize(index, length);
+                    shard.LruPushHead(index);
+                    Interlocked.Increment(ref _outOfMemoryErrors);
+                    return MetaStatus.OutOfMemory;
                 }
-                else
-                {
-                    shard.LruRemove(index);
-                    nint chunk = Allocate(shard, slabClass, total, now);
-                    e = ref shard.Entries[index];
-                    if (chunk == 0)
-                    {
-                        shard.LruPushHead(index);
-                        Interlocked.Increment(ref _outOfMemoryErrors);
-                        return MetaStatus.OutOfMemory;
-                    }
 
-                    new ReadOnlySpan<byte>((void*)e.Data, e.KeyLength).CopyTo(new Span<byte>((void*)chunk, e.KeyLength));
-                    digits[..length].CopyTo(new Span<byte>((byte*)chunk + e.KeyLength, length));
-                    FreeData(e.SlabClass, e.Data, e.KeyLength + e.ValueLength);
-                    shard.Rebind(index, chunk, length, slabClass);
-                    e = ref shard.Entries[index];
-                }
+                new ReadOnlySpan<byte>((void*)e.Data, e.KeyLength).CopyTo(new Span<byte>((void*)chunk, e.KeyLength));
+                digits[..length].CopyTo(new Span<byte>((byte*)chunk + e.KeyLength, length));
+                FreeData(e.SlabClass, e.Data, e.KeyLength + e.ValueLength);
+                shard.Rebind(index, chunk, length, slabClass);
+                e = ref shard.Entries[index];
             }
-
-            e.Cas = options.NewCas != 0 ? options.NewCas : NextCas();
-            if (options.UpdateTtl)
-            {
-                e.ExpiresAt = options.ExpiresAt;
-            }
-
-            e.LastAccess = Relative(now);
-            shard.LruBump(index);
-            outcome = new MetaArithmeticOutcome(number, e.Cas, e.ExpiresAt);
-            _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)e.Data + e.KeyLength, e.ValueLength), e.Flags, e.ExpiresAt, e.Cas, _epoch + e.StoredAt, (e.MetaBits & MetaBits.Stale) != 0);
-            return MetaStatus.Ok;
         }
+
+        e.Cas = options.NewCas != 0 ? options.NewCas : NextCas();
+        if (options.UpdateTtl)
+        {
+            e.ExpiresAt = options.ExpiresAt;
+        }
+
+        e.LastAccess = Relative(now);
+        shard.LruBump(index);
+        outcome = new MetaArithmeticOutcome(number, e.Cas, e.ExpiresAt);
+        _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)e.Data + e.KeyLength, e.ValueLength), e.Flags, e.ExpiresAt, e.Cas, _epoch + e.StoredAt, (e.MetaBits & MetaBits.Stale) != 0);
+        return MetaStatus.Ok;
     }
 
     public bool TryInspect(ReadOnlySpan<byte> key, out ItemInspection inspection)
     {
-        ValidateKey(key);
         inspection = default;
-        ulong hash = ItemHash.Compute(key, _seed);
-        Shard shard = ShardFor(hash);
-        lock (shard.Gate)
-        {
-            ThrowIfDisposed();
-            int index = FindLive(shard, hash, key, Now());
-            if (index < 0)
-            {
-                return false;
-            }
+        using var item = Lookup(key);
 
-            ref Entry e = ref shard.Entries[index];
-            inspection = new ItemInspection(e.KeyLength, e.ValueLength, e.ExpiresAt, _epoch + e.LastAccess, e.Cas, e.Fetched, e.SlabClass + 1);
-            return true;
+        if (!item.Found)
+        {
+            return false;
         }
+
+        ref Entry e = ref item.Entry;
+        inspection = new ItemInspection(e.KeyLength, e.ValueLength, e.ExpiresAt, _epoch + e.LastAccess, e.Cas, e.Fetched, e.SlabClass + 1);
+        return true;
     }
 
     public int ShardCount => _shards.Length;

@@ -94,56 +94,55 @@ public sealed unsafe partial class SlabItemStore : IItemStore
         return (int)(hash >> _shardShift) * partitions / _shards.Length;
     }
 
-    public bool TryGet<TVisitor>(ReadOnlySpan<byte> key, ref TVisitor visitor)
-        where TVisitor : IItemVisitor, allows ref struct
+    /// <summary>
+    /// The one way into a key's item: validate, hash, pick and lock the shard, check the store is open, read the clock,
+    /// find the live item. The caller disposes the result (a <c>using</c>) to release the lock. The lock is reentrant,
+    /// so a meta operation may store through <see cref="StoreCore"/> while it holds its own lookup.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private LockedLookup Lookup(ReadOnlySpan<byte> key)
     {
         ValidateKey(key);
         ulong hash = ItemHash.Compute(key, _seed);
         Shard shard = ShardFor(hash);
-        lock (shard.Gate)
+        var scope = shard.Gate.EnterScope();
+        if (Volatile.Read(ref _disposed) != 0)
         {
+            scope.Dispose();
             ThrowIfDisposed();
-            long now = Now();
-            int index = FindLive(shard, hash, key, now);
-            if (index < 0)
-            {
-                return false;
-            }
-
-            ref Entry e = ref shard.Entries[index];
-            e.Fetched = true;
-            e.LastAccess = Relative(now);
-            shard.LruBump(index);
-            Visit(ref e, ref visitor);
-            return true;
         }
+
+        long now = Now();
+        return new LockedLookup(scope, shard, hash, now, FindLive(shard, hash, key, now));
+    }
+
+    public bool TryGet<TVisitor>(ReadOnlySpan<byte> key, ref TVisitor visitor)
+        where TVisitor : IItemVisitor, allows ref struct
+    {
+        using var item = Lookup(key);
+        if (!item.Found)
+        {
+            return false;
+        }
+
+        Bump(item, fetched: true);
+        Visit(ref item.Entry, ref visitor);
+        return true;
     }
 
     public bool TryGetAndTouch<TVisitor>(ReadOnlySpan<byte> key, long expiresAt, ref TVisitor visitor)
         where TVisitor : IItemVisitor, allows ref struct
     {
-        ValidateKey(key);
-        ulong hash = ItemHash.Compute(key, _seed);
-        Shard shard = ShardFor(hash);
-        lock (shard.Gate)
+        using var item = Lookup(key);
+        if (!item.Found)
         {
-            ThrowIfDisposed();
-            long now = Now();
-            int index = FindLive(shard, hash, key, now);
-            if (index < 0)
-            {
-                return false;
-            }
-
-            ref Entry e = ref shard.Entries[index];
-            e.ExpiresAt = expiresAt;
-            e.Fetched = true;
-            e.LastAccess = Relative(now);
-            shard.LruBump(index);
-            _journal?.Touched(key, expiresAt);
-            Visit(ref e, ref visitor);
-            return true;
+            return false;
         }
+
+        SetExpiry(item, key, expiresAt);
+        Bump(item, fetched: true);
+        Visit(ref item.Entry, ref visitor);
+        return true;
     }
 
     public StoreResult Store(StoreMode mode, ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, ulong compareCas, out ulong cas) =>
@@ -156,203 +155,191 @@ public sealed unsafe partial class SlabItemStore : IItemStore
     /// </summary>
     private StoreResult StoreCore(StoreMode mode, ReadOnlySpan<byte> key, scoped in ItemValue value, uint flags, long expiresAt, ulong compareCas, in MetaStoreOptions meta, out ulong cas, out int storedLength)
     {
-        ValidateKey(key);
         cas = 0;
         storedLength = 0;
         long incoming = value.Length;
         bool concatenates = mode is StoreMode.Append or StoreMode.Prepend;
-        ulong hash = ItemHash.Compute(key, _seed);
-        Shard shard = ShardFor(hash);
-        lock (shard.Gate)
+        using var item = Lookup(key);
+
+        Shard shard = item.Shard;
+        long now = item.Now;
+        int index = item.Index;
+
+        // memcached refuses the size before looking at the mode, and a set that fails drops the old value.
+        if (!FitsItemSize(key.Length, incoming, mode is StoreMode.Append or StoreMode.Prepend && index >= 0 ? shard.Entries[index].Flags : flags))
         {
-            ThrowIfDisposed();
-            long now = Now();
-            int index = FindLive(shard, hash, key, now);
-
-            // memcached refuses the size before looking at the mode, and a set that fails drops the old value.
-            if (!FitsItemSize(key.Length, incoming, mode is StoreMode.Append or StoreMode.Prepend && index >= 0 ? shard.Entries[index].Flags : flags))
+            if (mode == StoreMode.Set && index >= 0)
             {
-                if (mode == StoreMode.Set && index >= 0)
-                {
-                    RemoveItem(shard, index);
-                    _journal?.Removed(key);
-                }
-
-                return StoreResult.TooLarge;
+                RemoveItem(shard, index);
+                _journal?.Removed(key);
             }
 
-            if (meta.HasCompareCas)
+            return StoreResult.TooLarge;
+        }
+
+        if (meta.HasCompareCas)
+        {
+            compareCas = meta.CompareCas;
+
+            // As memcached: set and replace with a CAS are compare-and-swap, so a missing key is not found.
+            if (mode is StoreMode.Set or StoreMode.Replace)
             {
-                compareCas = meta.CompareCas;
-
-                // As memcached: set and replace with a CAS are compare-and-swap, so a missing key is not found.
-                if (mode is StoreMode.Set or StoreMode.Replace)
-                {
-                    mode = StoreMode.Cas;
-                }
+                mode = StoreMode.Cas;
             }
+        }
 
-            byte newBits = meta.MarkStale ? MetaBits.Stale : (byte)0;
+        byte newBits = meta.MarkStale ? MetaBits.Stale : (byte)0;
+        switch (mode)
+        {
+            case StoreMode.Add when index >= 0:
+                // memcached's add still promotes the existing item in its LRU.
+                shard.Entries[index].LastAccess = Relative(now);
+                shard.LruBump(index);
+                return StoreResult.NotStored;
+            case StoreMode.Append or StoreMode.Prepend when index < 0 && meta.Vivify:
+                // ms MA/MP with N: a miss creates the item from the data, with N's TTL.
+                mode = StoreMode.Set;
+                concatenates = false;
+                expiresAt = meta.VivifyExpiresAt;
+                break;
+            case StoreMode.Replace or StoreMode.Append or StoreMode.Prepend when index < 0:
+                return StoreResult.NotStored;
+            case StoreMode.Cas when index < 0:
+                return StoreResult.NotFound;
+            case StoreMode.Cas or StoreMode.Replace or StoreMode.Append or StoreMode.Prepend
+                when (mode == StoreMode.Cas || meta.HasCompareCas) && shard.Entries[index].Cas != compareCas:
+                if (meta.Invalidate && compareCas < shard.Entries[index].Cas)
+                {
+                    // ms I: an older CAS may still store, but the item is marked stale and keeps its TTL.
+                    newBits = (byte)(MetaBits.Stale | (shard.Entries[index].MetaBits & MetaBits.WinTokenSent));
+                    expiresAt = shard.Entries[index].ExpiresAt;
+                    break;
+                }
+
+                return StoreResult.Exists;
+            default:
+                break;
+        }
+
+        int oldValueLength = index >= 0 ? shard.Entries[index].ValueLength : 0;
+        long newValueLength = concatenates ? oldValueLength + incoming : incoming;
+        if (concatenates && !FitsItemSize(key.Length, newValueLength, shard.Entries[index].Flags))
+        {
+            return StoreResult.TooLarge;
+        }
+
+        int valueLength = (int)newValueLength;
+        int total = key.Length + valueLength;
+        int slabClass = _slabs.ClassFor(total);
+
+        if (index >= 0 && CanRewriteInPlace(ref shard.Entries[index], slabClass, total))
+        {
+            // Nobody can see these bytes without this shard's lock, so the chunk is rewritten where it is.
+            ref Entry e = ref shard.Entries[index];
+            byte* data = (byte*)e.Data + key.Length;
             switch (mode)
             {
-                case StoreMode.Add when index >= 0:
-                    // memcached's add still promotes the existing item in its LRU.
-                    shard.Entries[index].LastAccess = Relative(now);
-                    shard.LruBump(index);
-                    return StoreResult.NotStored;
-                case StoreMode.Append or StoreMode.Prepend when index < 0 && meta.Vivify:
-                    // ms MA/MP with N: a miss creates the item from the data, with N's TTL.
-                    mode = StoreMode.Set;
-                    concatenates = false;
-                    expiresAt = meta.VivifyExpiresAt;
+                case StoreMode.Append:
+                    value.CopyTo(new Span<byte>(data + oldValueLength, (int)incoming));
                     break;
-                case StoreMode.Replace or StoreMode.Append or StoreMode.Prepend when index < 0:
-                    return StoreResult.NotStored;
-                case StoreMode.Cas when index < 0:
-                    return StoreResult.NotFound;
-                case StoreMode.Cas or StoreMode.Replace or StoreMode.Append or StoreMode.Prepend
-                    when (mode == StoreMode.Cas || meta.HasCompareCas) && shard.Entries[index].Cas != compareCas:
-                    if (meta.Invalidate && compareCas < shard.Entries[index].Cas)
-                    {
-                        // ms I: an older CAS may still store, but the item is marked stale and keeps its TTL.
-                        newBits = (byte)(MetaBits.Stale | (shard.Entries[index].MetaBits & MetaBits.WinTokenSent));
-                        expiresAt = shard.Entries[index].ExpiresAt;
-                        break;
-                    }
-
-                    return StoreResult.Exists;
+                case StoreMode.Prepend:
+                    new ReadOnlySpan<byte>(data, oldValueLength).CopyTo(new Span<byte>(data + incoming, oldValueLength));
+                    value.CopyTo(new Span<byte>(data, (int)incoming));
+                    break;
                 default:
+                    value.CopyTo(new Span<byte>(data, valueLength));
                     break;
             }
 
-            int oldValueLength = index >= 0 ? shard.Entries[index].ValueLength : 0;
-            long newValueLength = concatenates ? oldValueLength + incoming : incoming;
-            if (concatenates && !FitsItemSize(key.Length, newValueLength, shard.Entries[index].Flags))
+            shard.Resize(index, valueLength);
+            shard.LruBump(index);
+        }
+        else
+        {
+            if (index >= 0)
             {
-                return StoreResult.TooLarge;
+                // Off its LRU the old item cannot be chosen to make room for its own replacement.
+                shard.LruRemove(index);
             }
 
-            int valueLength = (int)newValueLength;
-            int total = key.Length + valueLength;
-            int slabClass = _slabs.ClassFor(total);
-
-            if (index >= 0 && CanRewriteInPlace(ref shard.Entries[index], slabClass, total))
+            nint chunk = Allocate(shard, slabClass, total, now);
+            if (chunk == 0)
             {
-                // Nobody can see these bytes without this shard's lock, so the chunk is rewritten where it is.
-                ref Entry e = ref shard.Entries[index];
-                byte* data = (byte*)e.Data + key.Length;
+                Interlocked.Increment(ref _outOfMemoryErrors);
+                if (index >= 0)
+                {
+                    shard.LruPushHead(index);
+                    if (mode == StoreMode.Set)
+                    {
+                        RemoveItem(shard, index);
+                        _journal?.Removed(key);
+                    }
+                }
+
+                return StoreResult.OutOfMemory;
+            }
+
+            byte* target = (byte*)chunk;
+            key.CopyTo(new Span<byte>(target, key.Length));
+            target += key.Length;
+            if (index >= 0)
+            {
+                ref Entry old = ref shard.Entries[index];
+                var oldValue = new ReadOnlySpan<byte>((byte*)old.Data + old.KeyLength, oldValueLength);
                 switch (mode)
                 {
                     case StoreMode.Append:
-                        value.CopyTo(new Span<byte>(data + oldValueLength, (int)incoming));
+                        oldValue.CopyTo(new Span<byte>(target, oldValueLength));
+                        value.CopyTo(new Span<byte>(target + oldValueLength, (int)incoming));
                         break;
                     case StoreMode.Prepend:
-                        new ReadOnlySpan<byte>(data, oldValueLength).CopyTo(new Span<byte>(data + incoming, oldValueLength));
-                        value.CopyTo(new Span<byte>(data, (int)incoming));
+                        value.CopyTo(new Span<byte>(target, (int)incoming));
+                        oldValue.CopyTo(new Span<byte>(target + incoming, oldValueLength));
                         break;
                     default:
-                        value.CopyTo(new Span<byte>(data, valueLength));
+                        value.CopyTo(new Span<byte>(target, valueLength));
                         break;
                 }
 
-                shard.Resize(index, valueLength);
-                shard.LruBump(index);
+                FreeData(old.SlabClass, old.Data, old.KeyLength + oldValueLength);
+                shard.Rebind(index, chunk, valueLength, slabClass);
             }
             else
             {
-                if (index >= 0)
-                {
-                    // Off its LRU the old item cannot be chosen to make room for its own replacement.
-                    shard.LruRemove(index);
-                }
-
-                nint chunk = Allocate(shard, slabClass, total, now);
-                if (chunk == 0)
-                {
-                    Interlocked.Increment(ref _outOfMemoryErrors);
-                    if (index >= 0)
-                    {
-                        shard.LruPushHead(index);
-                        if (mode == StoreMode.Set)
-                        {
-                            RemoveItem(shard, index);
-                            _journal?.Removed(key);
-                        }
-                    }
-
-                    return StoreResult.OutOfMemory;
-                }
-
-                byte* target = (byte*)chunk;
-                key.CopyTo(new Span<byte>(target, key.Length));
-                target += key.Length;
-                if (index >= 0)
-                {
-                    ref Entry old = ref shard.Entries[index];
-                    var oldValue = new ReadOnlySpan<byte>((byte*)old.Data + old.KeyLength, oldValueLength);
-                    switch (mode)
-                    {
-                        case StoreMode.Append:
-                            oldValue.CopyTo(new Span<byte>(target, oldValueLength));
-                            value.CopyTo(new Span<byte>(target + oldValueLength, (int)incoming));
-                            break;
-                        case StoreMode.Prepend:
-                            value.CopyTo(new Span<byte>(target, (int)incoming));
-                            oldValue.CopyTo(new Span<byte>(target + incoming, oldValueLength));
-                            break;
-                        default:
-                            value.CopyTo(new Span<byte>(target, valueLength));
-                            break;
-                    }
-
-                    FreeData(old.SlabClass, old.Data, old.KeyLength + oldValueLength);
-                    shard.Rebind(index, chunk, valueLength, slabClass);
-                }
-                else
-                {
-                    value.CopyTo(new Span<byte>(target, valueLength));
-                    index = shard.Insert(hash, chunk, key.Length, valueLength, slabClass);
-                }
+                value.CopyTo(new Span<byte>(target, valueLength));
+                index = shard.Insert(item.Hash, chunk, key.Length, valueLength, slabClass);
             }
-
-            ref Entry stored = ref shard.Entries[index];
-            if (!concatenates)
-            {
-                stored.Flags = flags;
-                stored.ExpiresAt = expiresAt;
-            }
-
-            stored.Cas = meta.NewCas != 0 ? meta.NewCas : NextCas();
-            stored.StoredAt = Relative(meta.StoredAt != 0 ? meta.StoredAt : now);
-            stored.LastAccess = stored.StoredAt;
-            stored.Fetched = false;
-            stored.MetaBits = newBits;
-            shard.TotalItems++;
-            cas = stored.Cas;
-            storedLength = stored.ValueLength;
-            _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)stored.Data + key.Length, stored.ValueLength), stored.Flags, stored.ExpiresAt, stored.Cas, now, (newBits & MetaBits.Stale) != 0);
-            return StoreResult.Stored;
         }
+
+        ref Entry stored = ref shard.Entries[index];
+        if (!concatenates)
+        {
+            stored.Flags = flags;
+            stored.ExpiresAt = expiresAt;
+        }
+
+        stored.Cas = meta.NewCas != 0 ? meta.NewCas : NextCas();
+        stored.StoredAt = Relative(meta.StoredAt != 0 ? meta.StoredAt : now);
+        stored.LastAccess = stored.StoredAt;
+        stored.Fetched = false;
+        stored.MetaBits = newBits;
+        shard.TotalItems++;
+        cas = stored.Cas;
+        storedLength = stored.ValueLength;
+        _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)stored.Data + key.Length, stored.ValueLength), stored.Flags, stored.ExpiresAt, stored.Cas, now, (newBits & MetaBits.Stale) != 0);
+        return StoreResult.Stored;
     }
 
     public DeleteResult Delete(ReadOnlySpan<byte> key)
     {
-        ValidateKey(key);
-        ulong hash = ItemHash.Compute(key, _seed);
-        Shard shard = ShardFor(hash);
-        lock (shard.Gate)
+        using var item = Lookup(key);
+        if (!item.Found)
         {
-            ThrowIfDisposed();
-            int index = FindLive(shard, hash, key, Now());
-            if (index < 0)
-            {
-                return DeleteResult.NotFound;
-            }
-
-            RemoveItem(shard, index);
-            _journal?.Removed(key);
-            return DeleteResult.Deleted;
+            return DeleteResult.NotFound;
         }
+
+        Remove(item, key);
+        return DeleteResult.Deleted;
     }
 
     public ArithmeticResult ApplyDelta(ReadOnlySpan<byte> key, bool increment, ulong delta, out ulong newValue)
@@ -370,26 +357,15 @@ public sealed unsafe partial class SlabItemStore : IItemStore
 
     public bool Touch(ReadOnlySpan<byte> key, long expiresAt)
     {
-        ValidateKey(key);
-        ulong hash = ItemHash.Compute(key, _seed);
-        Shard shard = ShardFor(hash);
-        lock (shard.Gate)
+        using var item = Lookup(key);
+        if (!item.Found)
         {
-            ThrowIfDisposed();
-            long now = Now();
-            int index = FindLive(shard, hash, key, now);
-            if (index < 0)
-            {
-                return false;
-            }
-
-            ref Entry e = ref shard.Entries[index];
-            e.ExpiresAt = expiresAt;
-            e.LastAccess = Relative(now);
-            shard.LruBump(index);
-            _journal?.Touched(key, expiresAt);
-            return true;
+            return false;
         }
+
+        SetExpiry(item, key, expiresAt);
+        Bump(item, fetched: false);
+        return true;
     }
 
     public void Dispose()
@@ -427,6 +403,29 @@ public sealed unsafe partial class SlabItemStore : IItemStore
         }
 
         _slabs.Dispose();
+    }
+
+    /// <summary>A read or touch: most recently used now, and (for reads) counted as fetched for memcached's unfetched statistics.</summary>
+    private void Bump(scoped in LockedLookup item, bool fetched)
+    {
+        ref Entry e = ref item.Entry;
+        e.Fetched |= fetched;
+        e.LastAccess = Relative(item.Now);
+        item.Shard.LruBump(item.Index);
+    }
+
+    /// <summary>A new expiry, journalled: touch, gat and mg T share it.</summary>
+    private void SetExpiry(scoped in LockedLookup item, ReadOnlySpan<byte> key, long expiresAt)
+    {
+        item.Entry.ExpiresAt = expiresAt;
+        _journal?.Touched(key, expiresAt);
+    }
+
+    /// <summary>The item goes, in memory and in the log.</summary>
+    private void Remove(scoped in LockedLookup item, ReadOnlySpan<byte> key)
+    {
+        RemoveItem(item.Shard, item.Index);
+        _journal?.Removed(key);
     }
 
     private void Visit<TVisitor>(ref Entry e, ref TVisitor visitor)
