@@ -10,7 +10,8 @@ namespace Cairn.Storage;
 /// </summary>
 internal sealed unsafe class Shard
 {
-    private const int InitialCapacity = 16;
+    /// <summary>A power of two: a bucket is the hash's low bits.</summary>
+    private const int InitialBuckets = 512;
 
     public readonly Lock Gate = new();
     public readonly int Id;
@@ -22,7 +23,7 @@ internal sealed unsafe class Shard
     public readonly long[] ClassEvictions;
 
     public int[] Buckets;
-    public Entry[] Entries;
+    public readonly EntryTable Entries = new();
 
     /// <summary>Slots below this have been used at least once; free ones have <see cref="Entry.Data"/> 0.</summary>
     public int HighWater;
@@ -49,13 +50,12 @@ internal sealed unsafe class Shard
         LruTail = new int[classCount];
         ClassItems = new long[classCount];
         ClassEvictions = new long[classCount];
-        Buckets = new int[InitialCapacity];
-        Entries = new Entry[InitialCapacity];
+        Buckets = new int[InitialBuckets];
     }
 
     public int Find(ulong hash, ReadOnlySpan<byte> key)
     {
-        Entry[] entries = Entries;
+        EntryTable entries = Entries;
         for (int link = Buckets[BucketOf(hash)]; link != 0;)
         {
             ref Entry e = ref entries[link - 1];
@@ -81,7 +81,7 @@ internal sealed unsafe class Shard
         }
         else
         {
-            if (HighWater == Entries.Length)
+            if (HighWater == Entries.Capacity)
             {
                 Grow();
             }
@@ -152,7 +152,7 @@ internal sealed unsafe class Shard
     public void Clear()
     {
         Array.Clear(Buckets);
-        Array.Clear(Entries, 0, HighWater);
+        Entries.Clear(HighWater);
         Array.Clear(LruHead);
         Array.Clear(LruTail);
         Array.Clear(ClassItems);
@@ -219,12 +219,16 @@ internal sealed unsafe class Shard
 
     private int BucketOf(ulong hash) => (int)((uint)hash & (uint)(Buckets.Length - 1));
 
-    /// <summary>Doubles both arrays; only called when every slot is in use.</summary>
+    /// <summary>One more block of entries; only called when every slot is in use. Buckets double to stay at least as many as slots.</summary>
     private void Grow()
     {
-        int capacity = Entries.Length * 2;
-        Array.Resize(ref Entries, capacity);
-        Buckets = new int[capacity];
+        Entries.AddBlock();
+        if (Entries.Capacity <= Buckets.Length)
+        {
+            return;
+        }
+
+        Buckets = new int[Buckets.Length * 2];
         for (int i = 0; i < HighWater; i++)
         {
             ref Entry e = ref Entries[i];
