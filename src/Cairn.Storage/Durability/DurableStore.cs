@@ -184,7 +184,7 @@ public sealed class DurableStore : IDisposable
     public void ResetForFullResync()
     {
         _store.RemoveEverything();
-        Log.AppendFlushAll(_store.HighestCas);
+        Log.Append(LogRecord.FlushAll(_store.HighestCas));
     }
 
     /// <summary>What one log record does to the store, wherever records are applied (replay on one thread or two, a replica).</summary>

@@ -6,13 +6,13 @@ namespace Cairn.Storage.Durability;
 internal sealed class LogJournal(AppendLog log) : IStoreJournal
 {
     public void Stored(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale) =>
-        log.AppendSet(key, value, flags, expiresAt, cas, storedAt, stale);
+        log.Append(LogRecord.Set(key, value, flags, expiresAt, cas, storedAt, stale));
 
-    public void Removed(ReadOnlySpan<byte> key) => log.AppendDelete(key);
+    public void Removed(ReadOnlySpan<byte> key) => log.Append(LogRecord.Delete(key));
 
-    public void Touched(ReadOnlySpan<byte> key, long expiresAt) => log.AppendTouch(key, expiresAt);
+    public void Touched(ReadOnlySpan<byte> key, long expiresAt) => log.Append(LogRecord.Touch(key, expiresAt));
 
-    public void FlushedAll(ulong casUpTo) => log.AppendFlushAll(casUpTo);
+    public void FlushedAll(ulong casUpTo) => log.Append(LogRecord.FlushAll(casUpTo));
 
-    public void FlushScheduled(long atUnixSeconds) => log.AppendFlushDelayed(atUnixSeconds);
+    public void FlushScheduled(long atUnixSeconds) => log.Append(LogRecord.FlushDelayed(atUnixSeconds));
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Cairn.Storage.Recovery;
 using Microsoft.Extensions.Logging;
 
@@ -212,86 +211,21 @@ public sealed partial class AppendLog : IDisposable
         return total <= 0 ? 0 : Math.Clamp(1.0 - ((double)liveBytes / total), 0, 1);
     }
 
-    /// <summary>Appends the effect of a decoded record (one shipped from a primary) under this log's next sequence.</summary>
-    public long Append(scoped in LogRecord record) => record.Type switch
+    /// <summary>
+    /// Appends any record under this log's next sequence and returns the position to wait on with
+    /// <see cref="WaitForDurableAsync"/>: a store, delete, touch or flush built with <see cref="LogRecord"/>'s
+    /// factories, or a decoded record shipped from a primary. The length is checked before the lock; under it the
+    /// record is encoded in place in the append buffer.
+    /// </summary>
+    public long Append<TRecord>(scoped in TRecord record)
+        where TRecord : IAppendableRecord, allows ref struct
     {
-        LogRecordType.Set => AppendSet(record.Key, record.Value, record.Flags, record.ExpiresAt, record.Cas, record.StoredAt, record.Stale),
-        LogRecordType.Delete => AppendDelete(record.Key),
-        LogRecordType.Touch => AppendTouch(record.Key, record.ExpiresAt),
-        LogRecordType.FlushAll => AppendFlushAll(record.Cas),
-        LogRecordType.FlushDelayed => AppendFlushDelayed(record.FlushAt),
-        _ => throw new ArgumentOutOfRangeException(nameof(record), record.Type, "not a record type this log writes"),
-    };
-
-    public long AppendSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false)
-    {
-        LogRecordCodec.ValidateKey(key);
-        LogRecordCodec.ValidateValue(value.Length);
-        int length = LogRecordCodec.SetLength(key.Length, value.Length);
+        int length = record.EncodedLength;
         lock (_appendLock)
         {
-            var record = Reserve(length);
-            LogRecordCodec.WriteSet(record, ++_lastSequence, key, value, flags, expiresAt, cas, storedAt, stale);
-            _highestCas = Math.Max(_highestCas, cas);
+            record.Encode(Reserve(length), ++_lastSequence);
+            _highestCas = Math.Max(_highestCas, record.CarriedCas);
             return Commit(length);
-        }
-    }
-
-    /// <summary>The same as the span overload, for a value that arrived in pieces.</summary>
-    public long AppendSet(ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false)
-    {
-        LogRecordCodec.ValidateKey(key);
-        LogRecordCodec.ValidateValue(value.Length);
-        int length = LogRecordCodec.SetLength(key.Length, value.Length);
-        lock (_appendLock)
-        {
-            var record = Reserve(length);
-            LogRecordCodec.WriteSet(record, ++_lastSequence, key, value, flags, expiresAt, cas, storedAt, stale);
-            _highestCas = Math.Max(_highestCas, cas);
-            return Commit(length);
-        }
-    }
-
-    public long AppendDelete(ReadOnlySpan<byte> key)
-    {
-        LogRecordCodec.ValidateKey(key);
-        int length = LogRecordCodec.HeaderSize + key.Length;
-        lock (_appendLock)
-        {
-            LogRecordCodec.WriteDelete(Reserve(length), ++_lastSequence, key);
-            return Commit(length);
-        }
-    }
-
-    public long AppendTouch(ReadOnlySpan<byte> key, long expiresAt)
-    {
-        LogRecordCodec.ValidateKey(key);
-        int length = LogRecordCodec.TouchFixedSize + key.Length;
-        lock (_appendLock)
-        {
-            LogRecordCodec.WriteTouch(Reserve(length), ++_lastSequence, key, expiresAt);
-            return Commit(length);
-        }
-    }
-
-    /// <summary>An immediate flush_all: replay drops every item whose cas is at most <paramref name="casUpTo"/>.</summary>
-    public long AppendFlushAll(ulong casUpTo)
-    {
-        lock (_appendLock)
-        {
-            LogRecordCodec.WriteFlush(Reserve(LogRecordCodec.FlushSize), ++_lastSequence, LogRecordType.FlushAll, casUpTo);
-            _highestCas = Math.Max(_highestCas, casUpTo);
-            return Commit(LogRecordCodec.FlushSize);
-        }
-    }
-
-    /// <summary>flush_all with a delay: items stored before <paramref name="flushAtUnixSeconds"/> die once that moment comes.</summary>
-    public long AppendFlushDelayed(long flushAtUnixSeconds)
-    {
-        lock (_appendLock)
-        {
-            LogRecordCodec.WriteFlush(Reserve(LogRecordCodec.FlushSize), ++_lastSequence, LogRecordType.FlushDelayed, (ulong)flushAtUnixSeconds);
-            return Commit(LogRecordCodec.FlushSize);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.InteropServices;
@@ -76,12 +75,6 @@ internal static class LogRecordCodec
     public static int SetLength(int keyLength, long valueLength) => SetFixedSize + keyLength + (int)valueLength;
 
     public static void WriteSet(Span<byte> record, ulong sequence, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false)
-    {
-        WriteSetFixed(record, sequence, key, flags, expiresAt, cas, storedAt, stale);
-        value.CopyTo(record[(SetFixedSize + key.Length)..]);
-    }
-
-    public static void WriteSet(Span<byte> record, ulong sequence, ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false)
     {
         WriteSetFixed(record, sequence, key, flags, expiresAt, cas, storedAt, stale);
         value.CopyTo(record[(SetFixedSize + key.Length)..]);

@@ -54,8 +54,9 @@ public enum LogRecordType : byte
 /// Touch a key and <see cref="ExpiresAt"/>; FlushAll <see cref="Cas"/> (every item stored before the record is gone; the cas keeps CAS values above it);
 /// FlushDelayed <see cref="FlushAt"/> (Unix seconds).
 /// Snapshot records (written by compaction) number their <see cref="Sequence"/> from 1 within the snapshot.
+/// A record built to be appended (<see cref="Set"/>, <see cref="Delete"/>, ...) leaves the sequence to the log.
 /// </summary>
-public readonly ref struct LogRecord
+public readonly ref struct LogRecord : IAppendableRecord
 {
     public LogRecord(LogRecordType type, ulong sequence, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, long flushAt, bool stale = false)
     {
@@ -83,6 +84,67 @@ public readonly ref struct LogRecord
 
     /// <summary>Set only: the item was invalidated (meta I) and must come back stale.</summary>
     public bool Stale { get; }
+
+    public int EncodedLength
+    {
+        get
+        {
+            switch (Type)
+            {
+                case LogRecordType.Set:
+                    LogRecordCodec.ValidateKey(Key);
+                    LogRecordCodec.ValidateValue(Value.Length);
+                    return LogRecordCodec.SetLength(Key.Length, Value.Length);
+                case LogRecordType.Delete:
+                    LogRecordCodec.ValidateKey(Key);
+                    return LogRecordCodec.HeaderSize + Key.Length;
+                case LogRecordType.Touch:
+                    LogRecordCodec.ValidateKey(Key);
+                    return LogRecordCodec.TouchFixedSize + Key.Length;
+                case LogRecordType.FlushAll or LogRecordType.FlushDelayed:
+                    return LogRecordCodec.FlushSize;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(Type), Type, "not a record type this log writes");
+            }
+        }
+    }
+
+    public ulong CarriedCas => Type is LogRecordType.Set or LogRecordType.FlushAll ? Cas : 0;
+
+    public static LogRecord Set(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false) =>
+        new(LogRecordType.Set, 0, key, value, flags, expiresAt, cas, storedAt, 0, stale);
+
+    public static LogRecord Delete(ReadOnlySpan<byte> key) => new(LogRecordType.Delete, 0, key, default, 0, 0, 0, 0, 0);
+
+    public static LogRecord Touch(ReadOnlySpan<byte> key, long expiresAt) => new(LogRecordType.Touch, 0, key, default, 0, expiresAt, 0, 0, 0);
+
+    /// <summary>An immediate flush_all: replay drops every item stored before it; CAS values stay above <paramref name="casUpTo"/>.</summary>
+    public static LogRecord FlushAll(ulong casUpTo) => new(LogRecordType.FlushAll, 0, default, default, 0, 0, casUpTo, 0, 0);
+
+    /// <summary>flush_all with a delay: items stored before <paramref name="flushAtUnixSeconds"/> die once that moment comes.</summary>
+    public static LogRecord FlushDelayed(long flushAtUnixSeconds) => new(LogRecordType.FlushDelayed, 0, default, default, 0, 0, 0, 0, flushAtUnixSeconds);
+
+    public void Encode(Span<byte> destination, ulong sequence)
+    {
+        switch (Type)
+        {
+            case LogRecordType.Set:
+                LogRecordCodec.WriteSet(destination, sequence, Key, Value, Flags, ExpiresAt, Cas, StoredAt, Stale);
+                break;
+            case LogRecordType.Delete:
+                LogRecordCodec.WriteDelete(destination, sequence, Key);
+                break;
+            case LogRecordType.Touch:
+                LogRecordCodec.WriteTouch(destination, sequence, Key, ExpiresAt);
+                break;
+            case LogRecordType.FlushAll:
+                LogRecordCodec.WriteFlush(destination, sequence, LogRecordType.FlushAll, Cas);
+                break;
+            default:
+                LogRecordCodec.WriteFlush(destination, sequence, LogRecordType.FlushDelayed, (ulong)FlushAt);
+                break;
+        }
+    }
 }
 
 /// <summary>Receives each record replayed by <see cref="AppendLog.Open"/>, in log order.</summary>

@@ -43,13 +43,13 @@ public sealed class AppendLogTests : IDisposable
         new Random(1).NextBytes(bigValue);
         using (var log = harness.Open())
         {
-            log.AppendSet("alpha"u8, "first value"u8, flags: 0xDEADBEEF, expiresAt: 1_800_000_000, cas: 41, storedAt: 1_700_000_001);
-            log.AppendSet(Encoding.ASCII.GetBytes(new string('k', 250)), bigValue, flags: 0, expiresAt: 0, cas: 42, storedAt: -5);
-            log.AppendSet("empty"u8, ReadOnlySpan<byte>.Empty, 7, 8, 43, 9);
-            log.AppendDelete("alpha"u8);
-            log.AppendTouch("empty"u8, expiresAt: 1_900_000_000);
-            log.AppendFlushAll(casUpTo: 77);
-            long last = log.AppendFlushDelayed(flushAtUnixSeconds: 1_750_000_000);
+            log.Append(LogRecord.Set("alpha"u8, "first value"u8, flags: 0xDEADBEEF, expiresAt: 1_800_000_000, cas: 41, storedAt: 1_700_000_001));
+            log.Append(LogRecord.Set(Encoding.ASCII.GetBytes(new string('k', 250)), bigValue, flags: 0, expiresAt: 0, cas: 42, storedAt: -5));
+            log.Append(LogRecord.Set("empty"u8, ReadOnlySpan<byte>.Empty, 7, 8, 43, 9));
+            log.Append(LogRecord.Delete("alpha"u8));
+            log.Append(LogRecord.Touch("empty"u8, expiresAt: 1_900_000_000));
+            log.Append(LogRecord.FlushAll(casUpTo: 77));
+            long last = log.Append(LogRecord.FlushDelayed(flushAtUnixSeconds: 1_750_000_000));
             await log.WaitForDurableAsync(last);
         }
 
@@ -72,21 +72,6 @@ public sealed class AppendLogTests : IDisposable
     }
 
     [Fact]
-    public async Task Sequence_overload_writes_the_same_record_as_the_span_overload()
-    {
-        var harness = new LogHarness(_directory.Path);
-        using (var log = harness.Open())
-        {
-            var first = new Piece("split"u8.ToArray());
-            var last = first.Then(" across three"u8.ToArray()).Then(" pieces"u8.ToArray());
-            var value = new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-            await log.WaitForDurableAsync(log.AppendSet("k"u8, value, 1, 2, 3, 4));
-        }
-
-        Assert.Equal("split across three pieces", Assert.Single(harness.Reopen()).Text);
-    }
-
-    [Fact]
     public async Task Appends_and_waits_for_durable_positions_do_not_allocate()
     {
         var harness = new LogHarness(_directory.Path) { Fsync = FsyncPolicy.No };
@@ -95,7 +80,7 @@ public sealed class AppendLogTests : IDisposable
         var value = new byte[40];
         for (int i = 0; i < 1000; i++)
         {
-            log.AppendSet(key, value, 0, 0, (ulong)i, 0);
+            log.Append(LogRecord.Set(key, value, 0, 0, (ulong)i, 0));
         }
 
         await log.WaitForDurableAsync(log.AppendedPosition);
@@ -104,10 +89,10 @@ public sealed class AppendLogTests : IDisposable
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 100; i++)
         {
-            log.AppendSet(key, value, 1, 2, 3, 4);
-            log.AppendDelete(key);
-            log.AppendTouch(key, 5);
-            log.AppendFlushAll(6);
+            log.Append(LogRecord.Set(key, value, 1, 2, 3, 4));
+            log.Append(LogRecord.Delete(key));
+            log.Append(LogRecord.Touch(key, 5));
+            log.Append(LogRecord.FlushAll(6));
             await log.WaitForDurableAsync(0);
         }
 
@@ -120,9 +105,9 @@ public sealed class AppendLogTests : IDisposable
         var harness = new LogHarness(_directory.Path);
         using var log = harness.Open();
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => log.AppendSet([], "v"u8, 0, 0, 0, 0));
-        Assert.Throws<ArgumentOutOfRangeException>(() => log.AppendDelete(new byte[251]));
-        Assert.Throws<ArgumentOutOfRangeException>(() => log.AppendTouch([], 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => log.Append(LogRecord.Set([], "v"u8, 0, 0, 0, 0)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => log.Append(LogRecord.Delete(new byte[251])));
+        Assert.Throws<ArgumentOutOfRangeException>(() => log.Append(LogRecord.Touch([], 1)));
         Assert.Equal(0, log.AppendedPosition);
     }
 
@@ -139,7 +124,7 @@ public sealed class AppendLogTests : IDisposable
                 for (int i = 0; i < 2000; i++)
                 {
                     // 48 + 7 + 1 bytes for every Set.
-                    long position = log.AppendSet(Encoding.ASCII.GetBytes($"k{t}-{i % 10:0000}"), "v"u8, 0, 0, 0, 0);
+                    long position = log.Append(LogRecord.Set(Encoding.ASCII.GetBytes($"k{t}-{i % 10:0000}"), "v"u8, 0, 0, 0, 0));
                     Assert.True(position > previous);
                     previous = position;
                     positions.Add(position);
@@ -172,7 +157,7 @@ public sealed class AppendLogTests : IDisposable
             {
                 for (int i = 0; i < PerWriter; i++)
                 {
-                    long position = log.AppendSet(Encoding.ASCII.GetBytes($"w{w}-{i}"), Encoding.ASCII.GetBytes($"value {w} {i}"), 0, 0, (ulong)((w * PerWriter) + i + 1), 0);
+                    long position = log.Append(LogRecord.Set(Encoding.ASCII.GetBytes($"w{w}-{i}"), Encoding.ASCII.GetBytes($"value {w} {i}"), 0, 0, (ulong)((w * PerWriter) + i + 1), 0));
                     await log.WaitForDurableAsync(position);
                     Assert.True(log.DurablePosition >= position);
                 }

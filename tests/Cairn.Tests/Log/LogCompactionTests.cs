@@ -146,7 +146,7 @@ public sealed class LogCompactionTests : IDisposable
         using (var log = harness.Open())
         {
             await log.SetDurablyAsync("k", "v", cas: 1);
-            await log.WaitForDurableAsync(log.AppendFlushDelayed(1_900_000_000));
+            await log.WaitForDurableAsync(log.Append(LogRecord.FlushDelayed(1_900_000_000)));
             await log.CompactAsync(writer =>
             {
                 writer.WriteSet("k"u8, "v"u8, 0, 0, 1, 0);

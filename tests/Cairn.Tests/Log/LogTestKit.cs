@@ -107,9 +107,9 @@ internal static class LogTestKit
     public static byte[] Bytes(string text) => Encoding.ASCII.GetBytes(text);
 
     public static long Set(this AppendLog log, string key, string value, ulong cas = 0, uint flags = 0, long expiresAt = 0, long storedAt = 0) =>
-        log.AppendSet(Bytes(key), Bytes(value), flags, expiresAt, cas, storedAt);
+        log.Append(LogRecord.Set(Bytes(key), Bytes(value), flags, expiresAt, cas, storedAt));
 
-    public static long Delete(this AppendLog log, string key) => log.AppendDelete(Bytes(key));
+    public static long Delete(this AppendLog log, string key) => log.Append(LogRecord.Delete(Bytes(key)));
 
     public static async Task<long> SetDurablyAsync(this AppendLog log, string key, string value, ulong cas = 0)
     {
@@ -251,27 +251,27 @@ internal sealed class RandomWorkload(int seed, int keys = 40)
             {
                 var value = "v" + _random.Next() + new string('x', _random.Next(0, 300));
                 record = new Replayed(LogRecordType.Set, 0, key, LogTestKit.Bytes(value), (uint)_random.Next(), _random.Next(0, 1000), ++_cas, 1_700_000_000 + _random.Next(1000), 0);
-                position = log?.AppendSet(LogTestKit.Bytes(key), record.Value, record.Flags, record.ExpiresAt, record.Cas, record.StoredAt) ?? 0;
+                position = log?.Append(LogRecord.Set(LogTestKit.Bytes(key), record.Value, record.Flags, record.ExpiresAt, record.Cas, record.StoredAt)) ?? 0;
             }
             else if (roll < 80)
             {
                 record = new Replayed(LogRecordType.Delete, 0, key, [], 0, 0, 0, 0, 0);
-                position = log?.AppendDelete(LogTestKit.Bytes(key)) ?? 0;
+                position = log?.Append(LogRecord.Delete(LogTestKit.Bytes(key))) ?? 0;
             }
             else if (roll < 92 && Model.Items.ContainsKey(key))
             {
                 record = new Replayed(LogRecordType.Touch, 0, key, [], 0, _random.Next(1, 5000), 0, 0, 0);
-                position = log?.AppendTouch(LogTestKit.Bytes(key), record.ExpiresAt) ?? 0;
+                position = log?.Append(LogRecord.Touch(LogTestKit.Bytes(key), record.ExpiresAt)) ?? 0;
             }
             else if (roll < 96)
             {
                 record = new Replayed(LogRecordType.FlushAll, 0, "", [], 0, 0, _cas - Math.Min(_cas, (ulong)_random.Next(0, 5)), 0, 0);
-                position = log?.AppendFlushAll(record.Cas) ?? 0;
+                position = log?.Append(LogRecord.FlushAll(record.Cas)) ?? 0;
             }
             else
             {
                 record = new Replayed(LogRecordType.FlushDelayed, 0, "", [], 0, 0, 0, 0, 1_700_000_000 + _random.Next(100_000));
-                position = log?.AppendFlushDelayed(record.FlushAt) ?? 0;
+                position = log?.Append(LogRecord.FlushDelayed(record.FlushAt)) ?? 0;
             }
 
             Model.Apply(record);
