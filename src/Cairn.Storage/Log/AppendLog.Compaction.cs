@@ -96,24 +96,14 @@ public sealed partial class AppendLog
             SegmentFiles.FsyncDirectory(_directory);
             Crash(CrashPoints.AfterSnapshotRename);
 
-            List<SegmentInfo> sealedSegments;
-            lock (_manifestLock)
+            var snapshot = new SegmentInfo(snapshotId, LogRecordCodec.KindSnapshot, finalPath, snapshotLength);
+            var sealedSegments = _manifest.ReplaceSealedPrefix(seal.SealedId, snapshot, afterRename: () =>
             {
-                sealedSegments = [.. _segments.Where(s => s.Id <= seal.SealedId)];
-                List<SegmentInfo> next = [new SegmentInfo(snapshotId, LogRecordCodec.KindSnapshot, finalPath, snapshotLength), .. _segments.Where(s => s.Id > seal.SealedId)];
-                SegmentFiles.WriteManifest(_directory, next.Select(s => s.Id), _options.BeforeIo, afterRename: () =>
-                {
-                    // From here the directory names the snapshot: the in-memory list follows even if the directory fsync fails.
-                    switched = true;
-                    _segments.Clear();
-                    _segments.AddRange(next);
-                    Crash(CrashPoints.AfterManifest);
-                });
-            }
-
+                // From here the directory names the snapshot: the in-memory list follows even if the directory fsync fails.
+                switched = true;
+                Crash(CrashPoints.AfterManifest);
+            });
             long removedBytes = sealedSegments.Sum(s => s.Length);
-            Interlocked.Add(ref _logBytes, snapshotLength - removedBytes);
-            Interlocked.Exchange(ref _snapshotBytes, snapshotLength);
             Crash(CrashPoints.BeforeDelete);
             try
             {

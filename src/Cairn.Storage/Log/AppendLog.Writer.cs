@@ -233,7 +233,7 @@ public sealed partial class AppendLog
         }
 
         _current.Length += length;
-        Interlocked.Add(ref _logBytes, length);
+        _manifest.Grew(length);
         Volatile.Write(ref _lastWrittenSequence, lastSequence);
         SignalWritten();
         Interlocked.Increment(ref _groupCommits);
@@ -308,11 +308,7 @@ public sealed partial class AppendLog
                 handle = SegmentFiles.CreateSegment(path, LogRecordCodec.KindLog, id, _lastWrittenSequence, 0);
                 try
                 {
-                    lock (_manifestLock)
-                    {
-                        SegmentFiles.WriteManifest(_directory, [.. _segments.Select(s => s.Id), id], _options.BeforeIo);
-                        _segments.Add(next);
-                    }
+                    _manifest.Add(next);
                 }
                 catch
                 {
@@ -337,7 +333,6 @@ public sealed partial class AppendLog
         _currentHandle = handle;
         _current = next;
         _dirty = false;
-        Interlocked.Add(ref _logBytes, LogRecordCodec.SegmentHeaderSize);
         seal?.Complete(new SealResult(sealedSegment.Id, _lastWrittenSequence, seal.HighestCas));
         return true;
     }

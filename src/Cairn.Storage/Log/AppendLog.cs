@@ -58,12 +58,9 @@ public sealed partial class AppendLog : IDisposable
     private LogWriteException? _failure;
     private bool _writerStopped;
 
-    // The manifest's segments in order; under _manifestLock (the writer adds on rotation, compaction replaces a prefix).
-    private readonly object _manifestLock = new();
-    private readonly List<SegmentInfo> _segments;
+    // The live segments and their bytes, under the manifest's own lock (the writer adds on rotation, compaction replaces a prefix).
+    private readonly SegmentManifest _manifest;
 
-    private long _logBytes;
-    private long _snapshotBytes;
     private long _fsyncs;
     private long _groupCommits;
     private long _recordsWritten;
@@ -82,42 +79,34 @@ public sealed partial class AppendLog : IDisposable
         _time = options.Time;
         _log = options.Logger;
         _recoveryDuration = recovered.Report.Duration;
-        _segments = recovered.Segments;
+        _manifest = new SegmentManifest(directory, recovered.Segments, options.BeforeIo);
         _lastSequence = recovered.LastSequence;
         _lastWrittenSequence = recovered.LastSequence;
         _highestCas = recovered.HighestCas;
-        _snapshotBytes = recovered.Segments.Count > 0 && recovered.Segments[0].IsSnapshot ? recovered.Segments[0].Length : 0;
         _lastFsyncTimestamp = _time.GetTimestamp();
 
-        if (_segments.Count == 0 || _segments[^1].IsSnapshot)
+        if (_manifest.Newest is not { IsSnapshot: false } newest)
         {
             // A fresh log, or only a snapshot left: appends go to a new log segment after it.
-            ulong id = _segments.Count == 0 ? 1 : _segments[^1].Id + 1;
+            ulong id = (_manifest.Newest?.Id ?? 0) + 1;
             var path = Path.Combine(directory, SegmentFiles.SegmentName(id));
             options.BeforeIo?.Invoke(LogIoOperation.CreateSegment);
             _currentHandle = SegmentFiles.CreateSegment(path, LogRecordCodec.KindLog, id, _lastSequence, 0);
             _current = new SegmentInfo(id, LogRecordCodec.KindLog, path, LogRecordCodec.SegmentHeaderSize);
             try
             {
-                SegmentFiles.WriteManifest(directory, [.. _segments.Select(s => s.Id), id], options.BeforeIo);
+                _manifest.Add(_current);
             }
             catch
             {
                 _currentHandle.Dispose();
                 throw;
             }
-
-            _segments.Add(_current);
         }
         else
         {
-            _current = _segments[^1];
+            _current = newest;
             _currentHandle = File.OpenHandle(_current.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
-        }
-
-        foreach (var segment in _segments)
-        {
-            _logBytes += segment.Length;
         }
 
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "cairn-log-writer" };
@@ -168,13 +157,7 @@ public sealed partial class AppendLog : IDisposable
     public ulong LastWrittenSequence => Volatile.Read(ref _lastWrittenSequence);
 
     /// <summary>The live segments as the manifest names them now: id, path, and whether it is a snapshot.</summary>
-    public IReadOnlyList<(ulong Id, string Path, bool IsSnapshot)> LiveSegments()
-    {
-        lock (_manifestLock)
-        {
-            return [.. _segments.Select(s => (s.Id, s.Path, s.IsSnapshot))];
-        }
-    }
+    public IReadOnlyList<(ulong Id, string Path, bool IsSnapshot)> LiveSegments() => _manifest.Live();
 
     /// <summary>The logical position after the last appended record; positions only grow.</summary>
     public long AppendedPosition => Volatile.Read(ref _appendedPosition);
@@ -189,7 +172,7 @@ public sealed partial class AppendLog : IDisposable
     public string? FailureReason => Volatile.Read(ref _failure)?.Message;
 
     /// <summary>Bytes in the live segments (headers included).</summary>
-    public long LogBytes => Interlocked.Read(ref _logBytes);
+    public long LogBytes => _manifest.LogBytes;
 
     /// <summary>
     /// The live share of <see cref="LogBytes"/> as the caller reports it through <see cref="LogOptions.LiveBytes"/>
@@ -202,7 +185,7 @@ public sealed partial class AppendLog : IDisposable
     public long DeadBytesEstimate => Math.Max(0, LogBytes - LiveBytesEstimate);
 
     /// <summary>Bytes of the snapshot the log starts with (0 before the first compaction).</summary>
-    public long SnapshotBytes => Interlocked.Read(ref _snapshotBytes);
+    public long SnapshotBytes => _manifest.SnapshotBytes;
 
     /// <summary>Dead share of the log for a caller that knows its live bytes: 1 - live / <see cref="LogBytes"/>, clamped to [0, 1].</summary>
     public double DeadRatio(long liveBytes)
@@ -283,15 +266,9 @@ public sealed partial class AppendLog : IDisposable
     {
         long commits = Interlocked.Read(ref _groupCommits);
         long records = Interlocked.Read(ref _recordsWritten);
-        int segments;
-        lock (_manifestLock)
-        {
-            segments = _segments.Count;
-        }
-
         return new LogStatistics(
             LogBytes,
-            segments,
+            _manifest.Count,
             Interlocked.Read(ref _fsyncs),
             commits,
             records,
@@ -306,13 +283,7 @@ public sealed partial class AppendLog : IDisposable
     }
 
     /// <summary>The manifest's segment paths, in order (for tests and diagnostics).</summary>
-    internal string[] SegmentPaths()
-    {
-        lock (_manifestLock)
-        {
-            return [.. _segments.Select(s => s.Path)];
-        }
-    }
+    internal string[] SegmentPaths() => _manifest.Paths();
 
     /// <summary>Writes and fsyncs what is buffered, closes the files and releases the directory lock.</summary>
     public void Dispose()
