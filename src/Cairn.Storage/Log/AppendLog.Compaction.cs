@@ -26,7 +26,7 @@ public sealed partial class AppendLog
         try
         {
             // A seal needs the writer, which is busy retrying a failed write: answer now rather than wait for the disk.
-            if (Volatile.Read(ref _failure) is { } failure)
+            if (_waiters.Failure is { } failure)
             {
                 throw new LogWriteException("writes refused: " + failure.Message, failure);
             }

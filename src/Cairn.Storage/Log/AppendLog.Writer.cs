@@ -93,12 +93,7 @@ public sealed partial class AppendLog
                         }
 
                         // Inside the append lock, so no record appended after this batch can join its waiters.
-                        lock (_waitLock)
-                        {
-                            _inFlightEnd = batchEnd;
-                            _inFlightWaiters = _nextWaiters;
-                            _nextWaiters = null;
-                        }
+                        _waiters.BeginBatch(batchEnd);
                     }
 
                     seal = _sealRequest;
@@ -365,38 +360,18 @@ public sealed partial class AppendLog
 
     private void Publish(long end)
     {
-        TaskCompletionSource? done;
-        bool recovered;
-        lock (_waitLock)
-        {
-            Volatile.Write(ref _durablePosition, end);
-            done = _inFlightWaiters;
-            _inFlightWaiters = null;
-            recovered = _failure is not null;
-            _failure = null;
-        }
-
-        if (recovered)
+        if (_waiters.Publish(end))
         {
             StorageLog.WritesRecovered(_log, _current.Path);
         }
-
-        done?.TrySetResult();
     }
 
     private void LeaveFailure()
     {
-        if (Volatile.Read(ref _failure) is null)
+        if (_waiters.ClearFailure())
         {
-            return;
+            StorageLog.WritesRecovered(_log, _current.Path);
         }
-
-        lock (_waitLock)
-        {
-            _failure = null;
-        }
-
-        StorageLog.WritesRecovered(_log, _current.Path);
     }
 
     /// <summary>Records a failed write or fsync, faults the waiters, and waits before the retry. False when the log is closing and the last attempt failed too.</summary>
@@ -405,7 +380,7 @@ public sealed partial class AppendLog
         Interlocked.Increment(ref _writeErrors);
         var failure = new LogWriteException($"cairn log: {action} {_current.Path} failed: {error.Message}", error);
         Volatile.Write(ref _lastError, failure.Message);
-        EnterFailure(failure, logIt: Volatile.Read(ref _failure) is null);
+        EnterFailure(failure, logIt: _waiters.Failure is null);
         lock (_appendLock)
         {
             if (_abandoned || (_closing && ++_attemptsWhileClosing > 1))
@@ -424,44 +399,18 @@ public sealed partial class AppendLog
 
     private void EnterFailure(LogWriteException failure, bool logIt)
     {
-        TaskCompletionSource? inFlight;
-        TaskCompletionSource? next;
-        lock (_waitLock)
-        {
-            _failure = failure;
-            inFlight = _inFlightWaiters;
-            next = _nextWaiters;
-            _inFlightWaiters = null;
-            _nextWaiters = null;
-        }
-
         if (logIt)
         {
             StorageLog.WritesFailing(_log, failure.Message, _options.RetryInterval.TotalSeconds);
         }
 
-        inFlight?.TrySetException(failure);
-        next?.TrySetException(failure);
+        _waiters.Fail(failure);
     }
 
     /// <summary>The writer is gone: whoever still waits for a position it did not publish is told so.</summary>
     private void StopWaiters()
     {
-        TaskCompletionSource? inFlight;
-        TaskCompletionSource? next;
-        Exception reason;
-        lock (_waitLock)
-        {
-            _writerStopped = true;
-            inFlight = _inFlightWaiters;
-            next = _nextWaiters;
-            _inFlightWaiters = null;
-            _nextWaiters = null;
-            reason = (Exception?)_failure ?? new ObjectDisposedException(nameof(AppendLog), "the log was closed before this position was written");
-        }
-
-        inFlight?.TrySetException(reason);
-        next?.TrySetException(reason);
+        _waiters.WriterStopped();
 
         SealRequest? seal;
         lock (_appendLock)

@@ -49,14 +49,8 @@ public sealed partial class AppendLog : IDisposable
     private bool _abandoned;
     private SealRequest? _sealRequest;
 
-    // Waiters, under _waitLock (taken inside _appendLock by the writer, never the other way round).
-    private readonly object _waitLock = new();
-    private long _durablePosition;
-    private long _inFlightEnd;
-    private TaskCompletionSource? _inFlightWaiters;
-    private TaskCompletionSource? _nextWaiters;
-    private LogWriteException? _failure;
-    private bool _writerStopped;
+    // Who waits for which position, under the waiters' own lock (taken inside _appendLock by the writer, never the other way round).
+    private readonly CommitWaiters _waiters = new();
 
     // The live segments and their bytes, under the manifest's own lock (the writer adds on rotation, compaction replaces a prefix).
     private readonly SegmentManifest _manifest;
@@ -163,13 +157,13 @@ public sealed partial class AppendLog : IDisposable
     public long AppendedPosition => Volatile.Read(ref _appendedPosition);
 
     /// <summary>The highest position published as durable under the fsync policy.</summary>
-    public long DurablePosition => Volatile.Read(ref _durablePosition);
+    public long DurablePosition => _waiters.DurablePosition;
 
     /// <summary>False while writes or fsyncs fail (the writer keeps retrying) and after Dispose; refuse writes meanwhile.</summary>
-    public bool IsAcceptingWrites => Volatile.Read(ref _failure) is null && Volatile.Read(ref _disposed) == 0;
+    public bool IsAcceptingWrites => _waiters.Failure is null && Volatile.Read(ref _disposed) == 0;
 
     /// <summary>Why writes are refused: the failed operation and the operating system's reason.</summary>
-    public string? FailureReason => Volatile.Read(ref _failure)?.Message;
+    public string? FailureReason => _waiters.Failure?.Message;
 
     /// <summary>Bytes in the live segments (headers included).</summary>
     public long LogBytes => _manifest.LogBytes;
@@ -221,45 +215,12 @@ public sealed partial class AppendLog : IDisposable
     /// </summary>
     public ValueTask WaitForDurableAsync(long position, CancellationToken cancellationToken = default)
     {
-        if (position <= Volatile.Read(ref _durablePosition))
-        {
-            return ValueTask.CompletedTask;
-        }
-
-        if (position > Volatile.Read(ref _appendedPosition))
+        if (position > Volatile.Read(ref _appendedPosition) && position > _waiters.DurablePosition)
         {
             throw new ArgumentOutOfRangeException(nameof(position), position, "beyond the last appended position");
         }
 
-        Task task;
-        lock (_waitLock)
-        {
-            if (position <= _durablePosition)
-            {
-                return ValueTask.CompletedTask;
-            }
-
-            if (_failure is not null)
-            {
-                return ValueTask.FromException(_failure);
-            }
-
-            if (_writerStopped)
-            {
-                return ValueTask.FromException(new ObjectDisposedException(nameof(AppendLog), "the log was closed before this position was written"));
-            }
-
-            if (position <= _inFlightEnd)
-            {
-                task = (_inFlightWaiters ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-            }
-            else
-            {
-                task = (_nextWaiters ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-            }
-        }
-
-        return new ValueTask(cancellationToken.CanBeCanceled ? task.WaitAsync(cancellationToken) : task);
+        return _waiters.WaitAsync(position, cancellationToken);
     }
 
     public LogStatistics GetStatistics()
