@@ -106,7 +106,7 @@ public sealed unsafe partial class SlabItemStore
         e.Cas = options.NewCas != 0 ? options.NewCas : NextCas();
         e.ExpiresAt = expiresAt;
         e.MetaBits = bits;
-        _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)e.Data + e.KeyLength, e.ValueLength), e.Flags, e.ExpiresAt, e.Cas, _epoch + e.StoredAt, (bits & MetaBits.Stale) != 0);
+        JournalStored(ref e);
         return MetaStatus.Ok;
     }
 
@@ -200,7 +200,7 @@ public sealed unsafe partial class SlabItemStore
         e.LastAccess = Relative(now);
         shard.LruBump(index);
         outcome = new MetaArithmeticOutcome(number, e.Cas, e.ExpiresAt);
-        _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)e.Data + e.KeyLength, e.ValueLength), e.Flags, e.ExpiresAt, e.Cas, _epoch + e.StoredAt, (e.MetaBits & MetaBits.Stale) != 0);
+        JournalStored(ref e);
         return MetaStatus.Ok;
     }
 
@@ -244,14 +244,7 @@ public sealed unsafe partial class SlabItemStore
     private void VisitMeta<TVisitor>(ref Entry e, in MetaItemState state, ref TVisitor visitor)
         where TVisitor : IMetaItemVisitor, allows ref struct
     {
-        byte* data = (byte*)e.Data;
-        var view = new ItemView(
-            new ReadOnlySpan<byte>(data, e.KeyLength),
-            new ReadOnlySpan<byte>(data + e.KeyLength, e.ValueLength),
-            e.Flags,
-            e.ExpiresAt,
-            e.Cas,
-            _epoch + e.StoredAt);
+        var view = ViewOf(ref e);
         visitor.Visit(in view, in state);
     }
 }

@@ -326,7 +326,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
         shard.TotalItems++;
         cas = stored.Cas;
         storedLength = stored.ValueLength;
-        _journal?.Stored(key, new ReadOnlySpan<byte>((byte*)stored.Data + key.Length, stored.ValueLength), stored.Flags, stored.ExpiresAt, stored.Cas, now, (newBits & MetaBits.Stale) != 0);
+        JournalStored(ref stored);
         return StoreResult.Stored;
     }
 
@@ -431,8 +431,15 @@ public sealed unsafe partial class SlabItemStore : IItemStore
     private void Visit<TVisitor>(ref Entry e, ref TVisitor visitor)
         where TVisitor : IItemVisitor, allows ref struct
     {
+        var view = ViewOf(ref e);
+        visitor.Visit(in view);
+    }
+
+    /// <summary>An item as visitors and the journal see it: its bytes in place, its times in Unix seconds.</summary>
+    private ItemView ViewOf(scoped ref Entry e)
+    {
         byte* data = (byte*)e.Data;
-        var view = new ItemView(
+        return new ItemView(
             new ReadOnlySpan<byte>(data, e.KeyLength),
             new ReadOnlySpan<byte>(data + e.KeyLength, e.ValueLength),
             e.Flags,
@@ -440,7 +447,16 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             e.Cas,
             _epoch + e.StoredAt,
             (e.MetaBits & MetaBits.Stale) != 0);
-        visitor.Visit(in view);
+    }
+
+    /// <summary>The item as it now stands goes to the log: every store, and meta changes that rewrite CAS, TTL or value.</summary>
+    private void JournalStored(ref Entry e)
+    {
+        if (_journal is { } journal)
+        {
+            var view = ViewOf(ref e);
+            journal.Stored(view.Key, view.Value, view.Flags, view.ExpiresAt, view.Cas, view.StoredAt, view.Stale);
+        }
     }
 
     private static void ValidateKey(ReadOnlySpan<byte> key)

@@ -106,39 +106,44 @@ internal sealed class CommitWaiters
     /// <summary>A write or fsync failed: every waiter is faulted, and later ones are until a retry succeeds.</summary>
     public void Fail(LogWriteException failure)
     {
-        TaskCompletionSource? inFlight;
-        TaskCompletionSource? next;
+        (TaskCompletionSource? InFlight, TaskCompletionSource? Next) waiting;
         lock (_gate)
         {
             _failure = failure;
-            inFlight = _inFlightWaiters;
-            next = _nextWaiters;
-            _inFlightWaiters = null;
-            _nextWaiters = null;
+            waiting = TakeWaiters();
         }
 
-        inFlight?.TrySetException(failure);
-        next?.TrySetException(failure);
+        Fault(waiting, failure);
     }
 
     /// <summary>The writer is gone: whoever still waits for a position it did not publish is told so.</summary>
     public void WriterStopped()
     {
-        TaskCompletionSource? inFlight;
-        TaskCompletionSource? next;
+        (TaskCompletionSource? InFlight, TaskCompletionSource? Next) waiting;
         Exception reason;
         lock (_gate)
         {
             _writerStopped = true;
-            inFlight = _inFlightWaiters;
-            next = _nextWaiters;
-            _inFlightWaiters = null;
-            _nextWaiters = null;
+            waiting = TakeWaiters();
             reason = (Exception?)_failure ?? Closed();
         }
 
-        inFlight?.TrySetException(reason);
-        next?.TrySetException(reason);
+        Fault(waiting, reason);
+    }
+
+    /// <summary>Everyone waiting now, on the batch in flight or the next one; called with the lock held.</summary>
+    private (TaskCompletionSource? InFlight, TaskCompletionSource? Next) TakeWaiters()
+    {
+        var waiting = (_inFlightWaiters, _nextWaiters);
+        _inFlightWaiters = null;
+        _nextWaiters = null;
+        return waiting;
+    }
+
+    private static void Fault((TaskCompletionSource? InFlight, TaskCompletionSource? Next) waiting, Exception reason)
+    {
+        waiting.InFlight?.TrySetException(reason);
+        waiting.Next?.TrySetException(reason);
     }
 
     private static ObjectDisposedException Closed() => new(nameof(AppendLog), "the log was closed before this position was written");
