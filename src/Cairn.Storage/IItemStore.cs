@@ -44,6 +44,9 @@ public interface IItemStore : IMetaItemStore, IDisposable
 
     StoreStatistics GetStatistics();
 
+    /// <summary>Values kept only on disk once memory is full, and the reads that fetched them.</summary>
+    TierStatistics GetTierStatistics();
+
     IReadOnlyList<SlabClassStatistics> GetSlabStatistics();
 
     /// <summary>stats reset: clears the cumulative counters, not the items.</summary>
@@ -225,6 +228,9 @@ public readonly record struct MetaStoreOptions
 
     /// <summary>Replay and replication: the Unix seconds the item was first stored; 0 is now.</summary>
     internal long StoredAt { get; init; }
+
+    /// <summary>Replay and replication: where the record being applied lies on disk (<see cref="Tiering.DiskLocation"/>).</summary>
+    internal long Location { get; init; }
 }
 
 public readonly record struct MetaDeleteOptions

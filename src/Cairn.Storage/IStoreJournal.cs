@@ -7,8 +7,11 @@ namespace Cairn.Storage;
 /// </summary>
 public interface IStoreJournal
 {
-    /// <summary>An item's whole new state; <paramref name="stale"/> when meta I invalidated it (served stale until rewritten).</summary>
-    void Stored(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale);
+    /// <summary>
+    /// An item's whole new state; <paramref name="stale"/> when meta I invalidated it (served stale until rewritten).
+    /// Returns where the record will lie (<see cref="Tiering.DiskLocation"/>), or 0 when it will not be readable back.
+    /// </summary>
+    long Stored(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale);
 
     /// <summary>A delete, an eviction, or the removal that follows a refused set.</summary>
     void Removed(ReadOnlySpan<byte> key);

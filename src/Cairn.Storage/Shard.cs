@@ -32,6 +32,12 @@ internal sealed unsafe class Shard
 
     /// <summary>Sum of key and value lengths of the items here.</summary>
     public long Bytes;
+
+    /// <summary>The pseudo class of items whose value is only on disk (their data is the key alone), and their values' bytes.</summary>
+    public readonly int ColdClass;
+    public long ColdValueBytes;
+    public long Demotions;
+    public long Promotions;
     public long TotalItems;
     public long Evictions;
     public long Reclaimed;
@@ -43,9 +49,12 @@ internal sealed unsafe class Shard
     public long GetFlushed;
     public int SweepCursor;
 
+    /// <param name="id">The shard's place in the store's array.</param>
+    /// <param name="classCount">Slab classes plus the large class plus the cold class, which is the last.</param>
     public Shard(int id, int classCount)
     {
         Id = id;
+        ColdClass = classCount - 1;
         LruHead = new int[classCount];
         LruTail = new int[classCount];
         ClassItems = new long[classCount];
@@ -59,7 +68,7 @@ internal sealed unsafe class Shard
         for (int link = Buckets[BucketOf(hash)]; link != 0;)
         {
             ref Entry e = ref entries[link - 1];
-            if (e.Hash == hash && e.KeyLength == key.Length && key.SequenceEqual(new ReadOnlySpan<byte>((void*)e.Data, e.KeyLength)))
+            if (e.Hash == (uint)hash && e.KeyLength == key.Length && key.SequenceEqual(new ReadOnlySpan<byte>((void*)e.Data, e.KeyLength)))
             {
                 return link - 1;
             }
@@ -92,7 +101,7 @@ internal sealed unsafe class Shard
         ref int bucket = ref Buckets[BucketOf(hash)];
         ref Entry e = ref Entries[index];
         e = default;
-        e.Hash = hash;
+        e.Hash = (uint)hash;
         e.Data = data;
         e.KeyLength = (byte)keyLength;
         e.ValueLength = valueLength;
@@ -103,6 +112,11 @@ internal sealed unsafe class Shard
         Count++;
         Bytes += keyLength + valueLength;
         ClassItems[slabClass]++;
+        if (slabClass == ColdClass)
+        {
+            ColdValueBytes += valueLength;
+        }
+
         LruPushHead(index);
         return index;
     }
@@ -114,6 +128,16 @@ internal sealed unsafe class Shard
         Bytes += valueLength - e.ValueLength;
         ClassItems[e.SlabClass]--;
         ClassItems[slabClass]++;
+        if (e.SlabClass == ColdClass)
+        {
+            ColdValueBytes -= e.ValueLength;
+        }
+
+        if (slabClass == ColdClass)
+        {
+            ColdValueBytes += valueLength;
+        }
+
         e.Data = data;
         e.ValueLength = valueLength;
         e.SlabClass = (byte)slabClass;
@@ -143,6 +167,11 @@ internal sealed unsafe class Shard
         Count--;
         Bytes -= e.KeyLength + e.ValueLength;
         ClassItems[e.SlabClass]--;
+        if (e.SlabClass == ColdClass)
+        {
+            ColdValueBytes -= e.ValueLength;
+        }
+
         e = default;
         e.Next = FreeList;
         FreeList = index + 1;
@@ -160,6 +189,7 @@ internal sealed unsafe class Shard
         FreeList = 0;
         Count = 0;
         Bytes = 0;
+        ColdValueBytes = 0;
         SweepCursor = 0;
     }
 
@@ -243,20 +273,27 @@ internal sealed unsafe class Shard
 }
 
 /// <summary>
-/// Everything about an item except its bytes, which are key then value in <see cref="Data"/>.
-/// 64 bytes; times are seconds since the store's epoch to keep it there.
+/// Everything about an item except its bytes, which are key then value in <see cref="Data"/> (the key alone for a value
+/// only on disk). 64 bytes: the hash keeps its low 32 bits (buckets use the low bits, the key comparison settles the
+/// rest) and the expiry is 32-bit seconds, which leaves room for <see cref="Location"/> without growing the entry.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct Entry
 {
-    public ulong Hash;
+    /// <summary>Expiry is kept as seconds from here, exact for any time between 1952 and 2088 and clamped outside.</summary>
+    private const long ExpiryBase = 1_577_836_800;
 
-    /// <summary>A slab chunk or, for the large class, an allocation of exactly key + value bytes; 0 on a free slot.</summary>
+    public uint Hash;
+
+    /// <summary>Seconds after <see cref="ExpiryBase"/>; 0 never.</summary>
+    private int _expiry;
+
+    /// <summary>A slab chunk or, for the large class, an allocation of exactly key + value bytes; for the cold class the key alone; 0 on a free slot.</summary>
     public nint Data;
     public ulong Cas;
 
-    /// <summary>Absolute Unix seconds; 0 never.</summary>
-    public long ExpiresAt;
+    /// <summary>Where the item's newest Set record is in the log (<see cref="Tiering.DiskLocation"/>); 0 when not known.</summary>
+    public long Location;
 
     /// <summary>Next entry in the bucket chain, or in the free list for a free slot.</summary>
     public int Next;
@@ -272,6 +309,24 @@ internal struct Entry
 
     /// <summary>Meta protocol state: <see cref="MetaBits.Stale"/> and <see cref="MetaBits.WinTokenSent"/>; fits in the padding.</summary>
     public byte MetaBits;
+
+    /// <summary>Absolute Unix seconds; 0 never.</summary>
+    public long ExpiresAt
+    {
+        readonly get => _expiry == 0 ? 0 : ExpiryBase + _expiry;
+        set
+        {
+            if (value == 0)
+            {
+                _expiry = 0;
+                return;
+            }
+
+            // The base second itself would read as "never": one second earlier is as dead, the base being long past.
+            int relative = (int)Math.Clamp(value - ExpiryBase, int.MinValue + 1, int.MaxValue);
+            _expiry = relative == 0 ? -1 : relative;
+        }
+    }
 }
 
 /// <summary>Bits of <see cref="Entry.MetaBits"/>.</summary>

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Cairn.Storage;
 
 /// <summary>Finding space: slab chunks, own allocations, reclaiming dead items and evicting live ones.</summary>
@@ -128,6 +130,11 @@ public sealed unsafe partial class SlabItemStore
             }
         }
 
+        if (_tiered)
+        {
+            return DemoteFromTail(shard, slabClass, out size);
+        }
+
         if (!_evictWhenFull || shard.LruTail[slabClass] == 0)
         {
             return 0;
@@ -196,6 +203,10 @@ public sealed unsafe partial class SlabItemStore
         if (slabClass == _slabs.LargeClass)
         {
             _slabs.FreeLarge(data, size);
+        }
+        else if (slabClass == _coldClass)
+        {
+            NativeMemory.Free((void*)data);
         }
         else
         {

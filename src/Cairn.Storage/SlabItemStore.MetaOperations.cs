@@ -38,6 +38,11 @@ public sealed unsafe partial class SlabItemStore
             return true;
         }
 
+        if (!EnsureInMemory(item, key))
+        {
+            return false;
+        }
+
         ref Entry e = ref shard.Entries[index];
         bool hitBefore = e.Fetched;
         long lastAccess = _epoch + e.LastAccess;
@@ -102,7 +107,12 @@ public sealed unsafe partial class SlabItemStore
             return MetaStatus.Ok;
         }
 
-        // md I: a new CAS, stale, and nobody has won the recache yet.
+        // md I: a new CAS, stale, and nobody has won the recache yet. The journal rewrites the value, so it must be in memory.
+        if (!EnsureInMemory(item, key))
+        {
+            return MetaStatus.NotFound;
+        }
+
         e.Cas = options.NewCas != 0 ? options.NewCas : NextCas();
         e.ExpiresAt = expiresAt;
         e.MetaBits = bits;
@@ -143,6 +153,11 @@ public sealed unsafe partial class SlabItemStore
         if (options.HasCompareCas && e.Cas != options.CompareCas)
         {
             return MetaStatus.Exists;
+        }
+
+        if (!EnsureInMemory(item, key))
+        {
+            return MetaStatus.NotFound;
         }
 
         byte* valueStart = (byte*)e.Data + e.KeyLength;

@@ -1,3 +1,5 @@
+using Cairn.Storage.Tiering;
+
 namespace Cairn.Storage;
 
 /// <summary>
@@ -55,10 +57,14 @@ public sealed unsafe partial class SlabItemStore
     public void EnsureCasAbove(ulong cas) => RaiseTo(ref _casCounter, cas);
 
     /// <summary>Replays a recorded store: the value as it was, with its CAS and store time, in one locked lookup.</summary>
-    public void RestoreSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false)
+    public void RestoreSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false) =>
+        RestoreSet(key, value, flags, expiresAt, cas, storedAt, stale, DiskLocation.Unknown);
+
+    /// <summary>As above, knowing where the record lies, so the value may stay only on disk.</summary>
+    internal void RestoreSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale, long location)
     {
         EnsureCasAbove(cas);
-        var restored = new MetaStoreOptions { NewCas = cas, StoredAt = storedAt, MarkStale = stale };
+        var restored = new MetaStoreOptions { NewCas = cas, StoredAt = storedAt, MarkStale = stale, Location = location };
         if (StoreCore(StoreMode.Set, key, new ItemValue(value), flags, expiresAt, 0, restored, out _, out _) != StoreResult.Stored)
         {
             throw new InvalidOperationException($"replay could not store an item of {value.Length} bytes: raise -m or -I to at least what the previous run used");
@@ -120,6 +126,58 @@ public sealed unsafe partial class SlabItemStore
         }
     }
 
+    /// <summary>
+    /// Writes every live item through <paramref name="writer"/> (a compaction snapshot). With values beyond memory, also
+    /// notes where each item's record now lies, for <see cref="ApplyRelocations"/> once the snapshot is the log.
+    /// </summary>
+    internal SnapshotRelocations? WriteLiveItems(IItemRecordWriter writer)
+    {
+        var relocations = _tiered ? new SnapshotRelocations(_shards.Length) : null;
+        var visitor = new RecordingVisitor(writer);
+        foreach (Shard shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                ThrowIfDisposed();
+                long now = Now();
+                for (int i = 0; i < shard.HighWater; i++)
+                {
+                    ref Entry e = ref shard.Entries[i];
+                    if (e.Data != 0 && !IsDead(ref e, now))
+                    {
+                        Visit(ref e, ref visitor);
+                        if (relocations is not null && e.Location != DiskLocation.Unknown)
+                        {
+                            relocations.Add(shard.Id, i, e.Location, visitor.Location);
+                        }
+                    }
+                }
+            }
+        }
+
+        return relocations;
+    }
+
+    /// <summary>The snapshot is now the log: items whose record has not changed since it was written point into it.</summary>
+    internal void ApplyRelocations(SnapshotRelocations relocations)
+    {
+        foreach (Shard shard in _shards)
+        {
+            var moves = relocations.Of(shard.Id);
+            lock (shard.Gate)
+            {
+                foreach (var move in moves)
+                {
+                    ref Entry e = ref shard.Entries[move.Index];
+                    if (e.Data != 0 && e.Location == move.From)
+                    {
+                        e.Location = move.To;
+                    }
+                }
+            }
+        }
+    }
+
     /// <summary>Atomically lifts <paramref name="target"/> to <paramref name="value"/>; never lowers it.</summary>
     private static void RaiseTo(ref ulong target, ulong value)
     {
@@ -134,4 +192,29 @@ public sealed unsafe partial class SlabItemStore
         }
         while (Interlocked.CompareExchange(ref target, value, current) != current);
     }
+
+    private struct RecordingVisitor(IItemRecordWriter writer) : IItemVisitor
+    {
+        public long Location;
+
+        public void Visit(scoped in ItemView item) => Location = writer.Write(in item);
+    }
+}
+
+/// <summary>Writes an item as a record and says where it went (<see cref="DiskLocation"/>).</summary>
+internal interface IItemRecordWriter
+{
+    long Write(scoped in ItemView item);
+}
+
+/// <summary>Per shard, which entries' records a snapshot rewrote and where to: applied only once the snapshot is the log.</summary>
+internal sealed class SnapshotRelocations(int shards)
+{
+    private readonly List<Relocation>[] _byShard = Enumerable.Range(0, shards).Select(_ => new List<Relocation>()).ToArray();
+
+    public void Add(int shard, int index, long from, long to) => _byShard[shard].Add(new Relocation(index, from, to));
+
+    public List<Relocation> Of(int shard) => _byShard[shard];
+
+    internal readonly record struct Relocation(int Index, long From, long To);
 }

@@ -59,6 +59,8 @@ public sealed unsafe partial class SlabItemStore : IItemStore
         _maxItemSize = options.MaxItemSize;
         _evictWhenFull = options.EvictWhenFull;
         _slabs = new SlabAllocator(options.GrowthFactor, options.MemoryLimit);
+        _tiered = options.ValuesBeyondMemory && !options.EvictWhenFull;
+        _coldClass = _slabs.LargeClass + 1;
         _epoch = Now();
         _seed = (ulong)Random.Shared.NextInt64();
 
@@ -68,7 +70,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
         _shards = new Shard[shardCount];
         for (int i = 0; i < shardCount; i++)
         {
-            _shards[i] = new Shard(i, _slabs.ClassCount + 1);
+            _shards[i] = new Shard(i, _coldClass + 1);
         }
 
         if (startSweeper)
@@ -119,30 +121,50 @@ public sealed unsafe partial class SlabItemStore : IItemStore
     public bool TryGet<TVisitor>(ReadOnlySpan<byte> key, ref TVisitor visitor)
         where TVisitor : IItemVisitor, allows ref struct
     {
-        using var item = Lookup(key);
-        if (!item.Found)
+        ColdItem cold;
+        using (var item = Lookup(key))
         {
-            return false;
+            if (!item.Found)
+            {
+                return false;
+            }
+
+            Bump(item, fetched: true);
+            if (!IsCold(ref item.Entry))
+            {
+                Visit(ref item.Entry, ref visitor);
+                return true;
+            }
+
+            cold = new ColdItem(ref item.Entry, _epoch);
         }
 
-        Bump(item, fetched: true);
-        Visit(ref item.Entry, ref visitor);
-        return true;
+        return VisitCold(key, cold, ref visitor);
     }
 
     public bool TryGetAndTouch<TVisitor>(ReadOnlySpan<byte> key, long expiresAt, ref TVisitor visitor)
         where TVisitor : IItemVisitor, allows ref struct
     {
-        using var item = Lookup(key);
-        if (!item.Found)
+        ColdItem cold;
+        using (var item = Lookup(key))
         {
-            return false;
+            if (!item.Found)
+            {
+                return false;
+            }
+
+            SetExpiry(item, key, expiresAt);
+            Bump(item, fetched: true);
+            if (!IsCold(ref item.Entry))
+            {
+                Visit(ref item.Entry, ref visitor);
+                return true;
+            }
+
+            cold = new ColdItem(ref item.Entry, _epoch);
         }
 
-        SetExpiry(item, key, expiresAt);
-        Bump(item, fetched: true);
-        Visit(ref item.Entry, ref visitor);
-        return true;
+        return VisitCold(key, cold, ref visitor);
     }
 
     public StoreResult Store(StoreMode mode, ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, ulong compareCas, out ulong cas) =>
@@ -228,6 +250,11 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             return StoreResult.TooLarge;
         }
 
+        if (concatenates && IsCold(ref shard.Entries[index]))
+        {
+            return ConcatenateOntoCold(item, key, value, mode, meta, newBits, out cas, out storedLength);
+        }
+
         int valueLength = (int)newValueLength;
         int total = key.Length + valueLength;
         int slabClass = _slabs.ClassFor(total);
@@ -263,6 +290,12 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             }
 
             nint chunk = Allocate(shard, slabClass, total, now);
+            if (chunk == 0 && _tiered)
+            {
+                // Nothing of this size to move to disk: the value goes to disk alone, memory refuses nothing.
+                return StoreOnDiskOnly(item, key, value, mode, flags, expiresAt, meta, newBits, out cas, out storedLength);
+            }
+
             if (chunk == 0)
             {
                 Interlocked.Increment(ref _outOfMemoryErrors);
@@ -318,16 +351,25 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             stored.ExpiresAt = expiresAt;
         }
 
+        FinishStore(shard, ref stored, now, meta, newBits);
+        cas = stored.Cas;
+        storedLength = stored.ValueLength;
+        JournalStored(ref stored);
+        return StoreResult.Stored;
+    }
+
+    /// <summary>What every store sets on the item it wrote, whether its value is in memory or only on disk.</summary>
+    private void FinishStore(Shard shard, ref Entry stored, long now, in MetaStoreOptions meta, byte newBits)
+    {
         stored.Cas = meta.NewCas != 0 ? meta.NewCas : NextCas();
         stored.StoredAt = Relative(meta.StoredAt != 0 ? meta.StoredAt : now);
         stored.LastAccess = stored.StoredAt;
         stored.Fetched = false;
         stored.MetaBits = newBits;
+
+        // Replay and replication say where the record is; a journalled store learns it from the journal.
+        stored.Location = meta.Location;
         shard.TotalItems++;
-        cas = stored.Cas;
-        storedLength = stored.ValueLength;
-        JournalStored(ref stored);
-        return StoreResult.Stored;
     }
 
     public DeleteResult Delete(ReadOnlySpan<byte> key)
@@ -392,9 +434,9 @@ public sealed unsafe partial class SlabItemStore : IItemStore
                 for (int i = 0; i < shard.HighWater; i++)
                 {
                     ref Entry e = ref shard.Entries[i];
-                    if (e.Data != 0 && e.SlabClass == large)
+                    if (e.Data != 0 && (e.SlabClass == large || e.SlabClass == _coldClass))
                     {
-                        _slabs.FreeLarge(e.Data, e.KeyLength + e.ValueLength);
+                        FreeData(e.SlabClass, e.Data, e.KeyLength + e.ValueLength);
                     }
                 }
 
@@ -431,6 +473,12 @@ public sealed unsafe partial class SlabItemStore : IItemStore
     private void Visit<TVisitor>(ref Entry e, ref TVisitor visitor)
         where TVisitor : IItemVisitor, allows ref struct
     {
+        if (IsCold(ref e))
+        {
+            VisitColdLocked(ref e, ref visitor);
+            return;
+        }
+
         var view = ViewOf(ref e);
         visitor.Visit(in view);
     }
@@ -455,7 +503,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
         if (_journal is { } journal)
         {
             var view = ViewOf(ref e);
-            journal.Stored(view.Key, view.Value, view.Flags, view.ExpiresAt, view.Cas, view.StoredAt, view.Stale);
+            e.Location = journal.Stored(view.Key, view.Value, view.Flags, view.ExpiresAt, view.Cas, view.StoredAt, view.Stale);
         }
     }
 

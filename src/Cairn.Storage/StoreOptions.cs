@@ -19,6 +19,13 @@ public sealed class StoreOptions
     /// <summary>--evict: drop least recently used items instead of refusing writes when memory is full.</summary>
     public bool EvictWhenFull { get; set; }
 
+    /// <summary>
+    /// When memory is full, keep the coldest values only on disk (the log) instead of refusing writes; their keys and
+    /// metadata stay in the index. Needs a log to read them back from, so only a durable store turns it on; ignored with
+    /// <see cref="EvictWhenFull"/>, which may drop data instead.
+    /// </summary>
+    public bool ValuesBeyondMemory { get; set; }
+
     /// <summary>memcached's -f: the ratio between successive slab chunk sizes.</summary>
     public double GrowthFactor { get; set => field = OptionValue.Above(value, 1.0); } = DefaultGrowthFactor;
 

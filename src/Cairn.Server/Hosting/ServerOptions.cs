@@ -45,6 +45,15 @@ public sealed class ServerOptions
 
     public bool EvictWhenFull { get; set; }
 
+    /// <summary>-M: refuse writes when memory is full instead of keeping the coldest values only on disk.</summary>
+    public bool RefuseWhenFull { get; set; }
+
+    /// <summary>Values may live only on disk once -m is reached: the log is there to read them back and nothing says otherwise.</summary>
+    public bool ValuesBeyondMemory => Persist && !EvictWhenFull && !RefuseWhenFull;
+
+    /// <summary>--disk-limit: writes are refused once the log holds this many bytes; 0 leaves it to the disk.</summary>
+    public long DiskLimitBytes { get; set => field = OptionValue.AtLeast(value, 0); }
+
     public bool ShutdownCommandEnabled { get; set; }
 
     public bool FlushEnabled { get; set; } = true;
@@ -153,6 +162,7 @@ public sealed class ServerOptions
         TruncateAtCorruption = TruncateCorruptLog,
         CompactMinimumBytes = CompactMinimumBytes,
         CompactDeadRatio = CompactDeadRatio,
+        DiskLimit = DiskLimitBytes,
         Time = time,
         Logger = logger,
     };
@@ -162,6 +172,7 @@ public sealed class ServerOptions
         MemoryLimit = MemoryLimitBytes,
         MaxItemSize = MaxItemSize,
         EvictWhenFull = EvictWhenFull,
+        ValuesBeyondMemory = ValuesBeyondMemory,
         GrowthFactor = GrowthFactor,
         Time = time,
     };

@@ -204,6 +204,26 @@ public sealed class StatsReporter(ServerContext context)
         yield return ("recovery_records", Num(recovery.Records));
         yield return ("recovery_bytes", Num(recovery.Bytes));
         yield return ("recovery_torn_bytes_removed", Num(recovery.TornBytesRemoved));
+        yield return ("log_disk_limit", Num(context.Options.DiskLimitBytes));
+        foreach (var line in ValuesOnDisk(context.Store.GetStatistics()))
+        {
+            yield return line;
+        }
+    }
+
+    /// <summary>Where the values are: in memory, or only in the log (values beyond -m), and what reading the latter cost.</summary>
+    private IEnumerable<(string, string)> ValuesOnDisk(Cairn.Storage.StoreStatistics store)
+    {
+        var tier = context.Store.GetTierStatistics();
+        yield return ("items_in_memory", Num(store.CurrentItems - tier.ItemsOnDiskOnly));
+        yield return ("items_on_disk_only", Num(tier.ItemsOnDiskOnly));
+        yield return ("value_bytes_on_disk_only", Num(tier.ValueBytesOnDiskOnly));
+        yield return ("values_moved_to_disk", Num(tier.MovedToDisk));
+        yield return ("values_brought_into_memory", Num(tier.BroughtIntoMemory));
+        yield return ("cold_reads", Num(tier.ColdReads));
+        yield return ("cold_read_errors", Num(tier.ColdReadErrors));
+        yield return ("cold_read_mean_us", Num((long)tier.ColdReadMean.TotalMicroseconds));
+        yield return ("cold_read_max_us", Num((long)tier.ColdReadMax.TotalMicroseconds));
     }
 
     /// <summary>Role, ids and positions; a replica its link and lag, a primary each replica streaming from it.</summary>
@@ -268,6 +288,8 @@ public sealed class StatsReporter(ServerContext context)
         yield return ("inter", string.Join(',', options.ListenAddressesOrDefault));
         yield return ("verbosity", Num(context.Verbosity));
         yield return ("evictions", options.EvictWhenFull ? "on" : "off");
+        yield return ("memory_full", options.EvictWhenFull ? "evict" : options.ValuesBeyondMemory ? "values_to_disk" : "refuse");
+        yield return ("disk_limit", Num(options.DiskLimitBytes));
         yield return ("growth_factor", options.GrowthFactor.ToString("F2", CultureInfo.InvariantCulture));
         yield return ("domain_socket", options.UnixSocketPath ?? "NULL");
         yield return ("umask", Convert.ToString(options.UnixSocketMask, 8));

@@ -24,6 +24,12 @@ public sealed class DurabilityOptions
     /// <summary>...and at least this fraction of it is dead (overwritten, deleted, expired).</summary>
     public double CompactDeadRatio { get; init => field = OptionValue.Between(value, 0, 1); } = DefaultCompactDeadRatio;
 
+    /// <summary>
+    /// --disk-limit: once the log's segments hold this many bytes, writes are refused (0: only a full disk refuses them).
+    /// Compaction starts before the limit when it would reclaim anything worth having.
+    /// </summary>
+    public long DiskLimit { get; init => field = OptionValue.AtLeast(value, 0); }
+
     public TimeSpan CompactCheckInterval { get; init; } = TimeSpan.FromSeconds(10);
 
     public TimeProvider Time { get; init; } = TimeProvider.System;

@@ -1,5 +1,6 @@
 using Cairn.Storage.Log;
 using Cairn.Storage.Recovery;
+using Cairn.Storage.Tiering;
 
 namespace Cairn.Storage.Durability;
 
@@ -14,6 +15,9 @@ public sealed class DurableStore : IDisposable
     private readonly DurabilityOptions _options;
     private readonly SemaphoreSlim _compactionGate = new(1, 1);
     private readonly ITimer _compactionTimer;
+
+    // Where the snapshot being written put each item, applied once MANIFEST names it (one compaction at a time).
+    private SnapshotRelocations? _relocations;
     private int _disposed;
 
     private DurableStore(SlabItemStore store, AppendLog log, RecoveryReport recovery, DurabilityOptions options)
@@ -33,9 +37,14 @@ public sealed class DurableStore : IDisposable
 
     public RecoveryReport Recovery { get; }
 
-    public bool IsAcceptingWrites => Log.IsAcceptingWrites;
+    public bool IsAcceptingWrites => Log.IsAcceptingWrites && !IsAtDiskLimit;
 
-    public string? FailureReason => Log.FailureReason;
+    public string? FailureReason => Log.FailureReason ?? (IsAtDiskLimit ? DiskLimitReason : null);
+
+    /// <summary>The log has reached --disk-limit: writes wait for compaction (or a higher limit).</summary>
+    public bool IsAtDiskLimit => _options.DiskLimit > 0 && Log.LogBytes >= _options.DiskLimit;
+
+    private string DiskLimitReason => $"the log holds {Log.LogBytes} bytes, at its --disk-limit of {_options.DiskLimit}";
 
     /// <summary>Replays the log in <paramref name="options"/>'s directory into <paramref name="store"/> and journals from then on.</summary>
     public static DurableStore Open(SlabItemStore store, DurabilityOptions options)
@@ -77,6 +86,11 @@ public sealed class DurableStore : IDisposable
         }
 
         store.EnsureCasAbove(report.HighestCas);
+        if (store.ValuesBeyondMemory)
+        {
+            store.AttachColdValues(new LogColdValues(log));
+        }
+
         store.AttachJournal(new LogJournal(log));
         var durable = new DurableStore(store, log, report, options);
 
@@ -99,7 +113,7 @@ public sealed class DurableStore : IDisposable
         await _compactionGate.WaitAsync(cancellationToken);
         try
         {
-            await Log.CompactAsync(WriteSnapshot, cancellationToken);
+            await Log.CompactAsync(WriteSnapshot, ApplyRelocations, cancellationToken);
         }
         finally
         {
@@ -123,12 +137,20 @@ public sealed class DurableStore : IDisposable
     private bool IsWorthCompacting()
     {
         var statistics = Log.GetStatistics();
-        if (statistics.LogBytes < _options.CompactMinimumBytes || statistics.LogBytes == 0)
+        if (statistics.LogBytes == 0)
         {
             return false;
         }
 
-        return Log.DeadRatio(_store.GetStatistics().Bytes) >= _options.CompactDeadRatio;
+        double dead = Log.DeadRatio(_store.GetStatistics().Bytes);
+
+        // Near the disk limit any reclaimable tenth is worth a rewrite; otherwise wait for the configured share.
+        if (_options.DiskLimit > 0 && statistics.LogBytes >= _options.DiskLimit * 0.8)
+        {
+            return dead >= 0.1;
+        }
+
+        return statistics.LogBytes >= _options.CompactMinimumBytes && dead >= _options.CompactDeadRatio;
     }
 
     private async Task CompactIfWorthwhileAsync()
@@ -140,7 +162,7 @@ public sealed class DurableStore : IDisposable
 
         try
         {
-            await Log.CompactAsync(WriteSnapshot);
+            await Log.CompactAsync(WriteSnapshot, ApplyRelocations);
         }
         catch (Exception error) when (error is IOException or ObjectDisposedException)
         {
@@ -160,8 +182,16 @@ public sealed class DurableStore : IDisposable
             writer.WriteFlushDelayed(pending);
         }
 
-        var visitor = new SnapshotVisitor(writer);
-        _store.ForEachLiveItem(ref visitor);
+        _relocations = _store.WriteLiveItems(new SnapshotRecordWriter(writer));
+    }
+
+    /// <summary>The snapshot is the log now: values kept only on disk are read from it from here on.</summary>
+    private void ApplyRelocations()
+    {
+        if (Interlocked.Exchange(ref _relocations, null) is { } relocations)
+        {
+            _store.ApplyRelocations(relocations);
+        }
     }
 
     /// <summary>From now on the store changes only through <see cref="ApplyReplicated"/> (a replica following a primary).</summary>
@@ -176,8 +206,10 @@ public sealed class DurableStore : IDisposable
     /// </summary>
     public void ApplyReplicated(scoped in LogRecord record)
     {
-        Apply(_store, record);
-        Log.Append(record);
+        // Logged first, so the store learns where the record lies and may keep the value only on disk.
+        long end = Log.Append(record);
+        var located = record with { Location = DiskLocation.Logical(end - record.EncodedLength) };
+        Apply(_store, located);
     }
 
     /// <summary>A full resync starts from nothing: every item goes, and the replica's own log records that it did.</summary>
@@ -193,7 +225,7 @@ public sealed class DurableStore : IDisposable
         switch (record.Type)
         {
             case LogRecordType.Set:
-                store.RestoreSet(record.Key, record.Value, record.Flags, record.ExpiresAt, record.Cas, record.StoredAt, record.Stale);
+                store.RestoreSet(record.Key, record.Value, record.Flags, record.ExpiresAt, record.Cas, record.StoredAt, record.Stale, record.Location);
                 break;
             case LogRecordType.Delete:
                 store.RestoreRemove(record.Key);
@@ -210,9 +242,9 @@ public sealed class DurableStore : IDisposable
         }
     }
 
-    private readonly struct SnapshotVisitor(SnapshotWriter writer) : IItemVisitor
+    private sealed class SnapshotRecordWriter(SnapshotWriter writer) : IItemRecordWriter
     {
-        public void Visit(scoped in ItemView item) =>
+        public long Write(scoped in ItemView item) =>
             writer.WriteSet(item.Key, item.Value, item.Flags, item.ExpiresAt, item.Cas, item.StoredAt, item.Stale);
     }
 }

@@ -18,7 +18,14 @@ public sealed partial class AppendLog
     /// after the seal; it must write every live item (and a pending delayed flush_all) through the writer.
     /// Appends and waits carry on throughout. Concurrent calls run one after the other.
     /// </summary>
-    public async Task CompactAsync(SnapshotSource snapshot, CancellationToken cancellationToken = default)
+    public Task CompactAsync(SnapshotSource snapshot, CancellationToken cancellationToken = default) =>
+        CompactAsync(snapshot, afterSwitch: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="CompactAsync(SnapshotSource, CancellationToken)"/>; <paramref name="afterSwitch"/> runs once MANIFEST names
+    /// the snapshot and before the sealed segments are deleted, so whoever holds locations in them can move to the snapshot.
+    /// </summary>
+    public async Task CompactAsync(SnapshotSource snapshot, Action? afterSwitch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
@@ -36,7 +43,7 @@ public sealed partial class AppendLog
             var seal = await SealAsync(cancellation.Token).ConfigureAwait(false);
             var token = cancellation.Token;
             await Task.Factory.StartNew(
-                () => CompactSealed(seal, snapshot, token),
+                () => CompactSealed(seal, snapshot, afterSwitch, token),
                 token,
                 TaskCreationOptions.LongRunning,
                 TaskScheduler.Default).ConfigureAwait(false);
@@ -68,7 +75,7 @@ public sealed partial class AppendLog
         return request.Task.WaitAsync(cancellationToken);
     }
 
-    private void CompactSealed(SealResult seal, SnapshotSource source, CancellationToken cancellationToken)
+    private void CompactSealed(SealResult seal, SnapshotSource source, Action? afterSwitch, CancellationToken cancellationToken)
     {
         Crash(CrashPoints.AfterSeal);
         ulong snapshotId = seal.SealedId + 1;
@@ -104,6 +111,8 @@ public sealed partial class AppendLog
                 Crash(CrashPoints.AfterManifest);
             });
             long removedBytes = sealedSegments.Sum(s => s.Length);
+            afterSwitch?.Invoke();
+            _locator.Forget(sealedSegments.Select(s => s.Id));
             Crash(CrashPoints.BeforeDelete);
             try
             {

@@ -229,6 +229,7 @@ public sealed partial class AppendLog
 
         _current.Length += length;
         _manifest.Grew(length);
+        _locator.Written(_current.Id, offset, end - length, end);
         Volatile.Write(ref _lastWrittenSequence, lastSequence);
         SignalWritten();
         Interlocked.Increment(ref _groupCommits);

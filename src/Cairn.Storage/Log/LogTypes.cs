@@ -85,6 +85,9 @@ public readonly ref struct LogRecord : IAppendableRecord
     /// <summary>Set only: the item was invalidated (meta I) and must come back stale.</summary>
     public bool Stale { get; }
 
+    /// <summary>Where the record lies on disk when it was read from or appended to this log (<see cref="Tiering.DiskLocation"/>); 0 otherwise.</summary>
+    public long Location { get; init; }
+
     public int EncodedLength
     {
         get

@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Cairn.Storage.Log;
 
 /// <summary>
-/// Writes the live items into a snapshot segment during <see cref="AppendLog.CompactAsync"/>. Records are batched
+/// Writes the live items into a snapshot segment during <see cref="AppendLog.CompactAsync(SnapshotSource, CancellationToken)"/>. Records are batched
 /// into one buffer and written sequentially; nothing is allocated per item.
 /// </summary>
 public sealed class SnapshotWriter
@@ -13,6 +13,7 @@ public sealed class SnapshotWriter
     private readonly SafeFileHandle _file;
     private readonly Action<LogIoOperation>? _beforeIo;
     private readonly CancellationToken _cancellationToken;
+    private readonly ulong _segmentId;
     private byte[] _buffer = new byte[BufferSize];
     private int _length;
     private long _fileOffset;
@@ -22,6 +23,7 @@ public sealed class SnapshotWriter
     internal SnapshotWriter(SafeFileHandle file, ulong segmentId, ulong coversThroughSequence, ulong highestCas, Action<LogIoOperation>? beforeIo, CancellationToken cancellationToken)
     {
         _file = file;
+        _segmentId = segmentId;
         _beforeIo = beforeIo;
         _cancellationToken = cancellationToken;
         LogRecordCodec.WriteSegmentHeader(_buffer, LogRecordCodec.KindSnapshot, segmentId, coversThroughSequence, highestCas);
@@ -31,14 +33,17 @@ public sealed class SnapshotWriter
     /// <summary>Records written so far.</summary>
     public long Records => (long)_sequence;
 
-    /// <summary>One live item, with its original cas and store time.</summary>
-    public void WriteSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false)
+    /// <summary>One live item, with its original cas and store time. Returns where the record lies in the snapshot (<see cref="Tiering.DiskLocation"/>).</summary>
+    public long WriteSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale = false)
     {
         LogRecordCodec.ValidateKey(key);
         LogRecordCodec.ValidateValue(value.Length);
         int length = LogRecordCodec.SetLength(key.Length, value.Length);
-        LogRecordCodec.WriteSet(Reserve(length), ++_sequence, key, value, flags, expiresAt, cas, storedAt, stale);
+        var record = Reserve(length);
+        long location = Tiering.DiskLocation.InSegment(_segmentId, _fileOffset + _length);
+        LogRecordCodec.WriteSet(record, ++_sequence, key, value, flags, expiresAt, cas, storedAt, stale);
         _length += length;
+        return location;
     }
 
     /// <summary>A delayed flush_all still pending: without it the snapshot would forget the flush.</summary>

@@ -37,4 +37,10 @@ internal static partial class StorageLog
 
     [LoggerMessage(EventId = 123, Level = LogLevel.Error, Message = "background compaction failed: {Reason}")]
     public static partial void BackgroundCompactionFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 130, Level = LogLevel.Error, Message = "reading a value kept on disk from segment {SegmentId:x16} at offset {Offset} failed: {Reason}; the get answers a miss")]
+    public static partial void ColdReadFailed(ILogger logger, ulong segmentId, long offset, string reason);
+
+    [LoggerMessage(EventId = 131, Level = LogLevel.Error, Message = "the value of a key kept on disk is damaged at {Location:x16} ({Reason}); it is not served, the get answers a miss")]
+    public static partial void ColdValueDamaged(ILogger logger, long location, string reason);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Cairn.Storage.Log;
+using Cairn.Storage.Tiering;
 using Microsoft.Win32.SafeHandles;
 
 namespace Cairn.Storage.Recovery;
@@ -353,7 +354,8 @@ internal static class LogRecovery
                     }
                     else
                     {
-                        replay(in record);
+                        var located = record with { Location = DiskLocation.InSegment(id, offset) };
+                        replay(in located);
                         lastSequence = record.Sequence;
                         state.Records++;
                         if (record.Type is LogRecordType.Set or LogRecordType.FlushAll)

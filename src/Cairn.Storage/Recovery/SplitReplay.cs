@@ -170,6 +170,7 @@ internal sealed class SplitReplay : IDisposable
                 ExpiresAt = record.ExpiresAt,
                 Cas = record.Cas,
                 StoredAt = record.StoredAt,
+                Location = record.Location,
             };
             var target = _bytes.AsSpan(Length, size);
             MemoryMarshal.Write(target, in fields);
@@ -187,7 +188,7 @@ internal sealed class SplitReplay : IDisposable
                 var fields = MemoryMarshal.Read<RecordHeader>(_bytes.AsSpan(offset));
                 var key = _bytes.AsSpan(offset + header, fields.KeyLength);
                 var value = _bytes.AsSpan(offset + header + fields.KeyLength, fields.ValueLength);
-                var record = new LogRecord(fields.Type, fields.Sequence, key, value, fields.Flags, fields.ExpiresAt, fields.Cas, fields.StoredAt, 0, fields.Stale);
+                var record = new LogRecord(fields.Type, fields.Sequence, key, value, fields.Flags, fields.ExpiresAt, fields.Cas, fields.StoredAt, 0, fields.Stale) { Location = fields.Location };
                 apply(in record);
                 offset += header + fields.KeyLength + fields.ValueLength;
             }
@@ -203,6 +204,7 @@ internal sealed class SplitReplay : IDisposable
         public long ExpiresAt;
         public ulong Cas;
         public long StoredAt;
+        public long Location;
         public int ValueLength;
         public uint Flags;
         public LogRecordType Type;

@@ -211,7 +211,7 @@ public class StoreJournalTests
 
         public List<string> Entries { get; } = [];
 
-        public void Stored(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale)
+        public long Stored(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale)
         {
             var k = key.ToArray();
             var v = value.ToArray();
@@ -220,6 +220,9 @@ public class StoreJournalTests
                 Entries.Add($"stored {Text(k)}={(v.Length <= 20 ? Text(v) : $"<{v.Length}>")} flags={flags} exp={expiresAt} cas={cas}{(stale ? " stale" : "")}");
                 _effects.Add(store => store.RestoreSet(k, v, flags, expiresAt, cas, storedAt, stale));
             }
+
+            // Records here are never read back from disk.
+            return 0;
         }
 
         public void Removed(ReadOnlySpan<byte> key)

@@ -68,8 +68,16 @@ public static class ServerFlags
         Valued(null, "node-id", "id", "this node's name in the cluster, stable across restarts", (o, a) => o.NodeId = a.Value),
         Valued(null, "advertise", "host:port", "where replicas and clients reach this node", (o, a) => o.Advertise = a.HostPort()),
         Valued(null, "lease-ttl", "s", "the leader's etcd lease in seconds (2 to 600)", (o, a) => o.LeaseTtlSeconds = a.WholeNumber(), o => Num(o.LeaseTtlSeconds)),
-        Switch('M', "disable-evictions", "refuse writes when memory is full (the default)", (o, _) => o.EvictWhenFull = false),
-        Switch(null, "evict", "evict least recently used items when full (cache mode)", (o, _) => o.EvictWhenFull = true),
+        Switch('M', "disable-evictions", "refuse writes when memory is full (the default keeps the coldest values\non disk only, in the log; without a log it refuses too)", (o, _) =>
+        {
+            o.EvictWhenFull = false;
+            o.RefuseWhenFull = true;
+        }),
+        Switch(null, "evict", "evict least recently used items when full (cache mode)", (o, _) =>
+        {
+            o.EvictWhenFull = true;
+            o.RefuseWhenFull = false;
+        }),
         Valued('f', "slab-growth-factor", "f", "chunk size growth factor", (o, a) => o.GrowthFactor = a.Number(),
             o => o.GrowthFactor.ToString("0.00", CultureInfo.InvariantCulture)),
         Switch('A', "enable-shutdown", "allow the \"shutdown\" command", (o, _) => o.ShutdownCommandEnabled = true),
@@ -89,6 +97,8 @@ public static class ServerFlags
                 ? policy
                 : throw new CommandLineException($"--fsync takes always, everysec or no, not '{a.Value}'"), o => FsyncPolicyNames.ToFlag(o.Fsync)),
         Switch(null, "no-persist", "keep nothing on disk (a pure cache)", (o, _) => o.Persist = false),
+        Valued(null, "disk-limit", "mb", "refuse writes once the log holds this much (k/m/g suffixes; 0: until the disk is full)",
+            (o, a) => o.DiskLimitBytes = a.Size(Megabyte), o => o.DiskLimitBytes == 0 ? "0" : Num(o.DiskLimitBytes / Megabyte)),
         Valued(null, "segment-size", "mb", "start a new log segment past this size", (o, a) => o.SegmentSize = a.Size(Megabyte),
             o => Num(o.SegmentSize / Megabyte)),
         Valued(null, "compact-min-size", "mb", "compact in the background once the log is this big...", (o, a) => o.CompactMinimumBytes = a.Size(Megabyte),
