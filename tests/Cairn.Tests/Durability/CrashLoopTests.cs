@@ -19,9 +19,24 @@ public class CrashLoopTests(ITestOutputHelper output)
     private const int KeysPerWriter = 40;
 
     [Fact]
-    public async Task Acknowledged_writes_survive_kill_9_in_every_fsync_mode()
+    public Task Acknowledged_writes_survive_kill_9_in_every_fsync_mode() =>
+        RunCrashLoopAsync(int.TryParse(Environment.GetEnvironmentVariable("CAIRN_CRASH_ITERATIONS"), out var n) ? n : 25, [], ballastKeys: 0);
+
+    /// <summary>
+    /// The same loop with one megabyte of item memory and 40,000 small items rewritten before the writers start each
+    /// time, so the writers' keys share their slab class with far more items than fit: their values leave memory before
+    /// the writers incr, append and cas them, and after each kill they are read back from disk.
+    /// </summary>
+    [Fact]
+    public async Task Acknowledged_writes_survive_kill_9_with_values_on_disk_only()
     {
-        var iterations = int.TryParse(Environment.GetEnvironmentVariable("CAIRN_CRASH_ITERATIONS"), out var n) ? n : 25;
+        var coldReads = await RunCrashLoopAsync(10, ["-m", "1"], ballastKeys: 40_000);
+        Assert.True(coldReads >= Writers * KeysPerWriter / 2, $"the last check read only {coldReads} values from disk; cold values were barely in play");
+    }
+
+    /// <summary>Returns how many values the final check read from disk (cold_reads).</summary>
+    private async Task<long> RunCrashLoopAsync(int iterations, string[] extraArgs, int ballastKeys)
+    {
         var dataDirectory = Path.Combine(Path.GetTempPath(), "cairn-crash-" + Guid.NewGuid().ToString("N"));
         var models = Enumerable.Range(0, Writers).Select(w => new WriterModel(w)).ToArray();
         var random = new Random(20261121);
@@ -32,7 +47,11 @@ public class CrashLoopTests(ITestOutputHelper output)
             for (var iteration = 0; iteration < iterations; iteration++)
             {
                 var mode = (iteration % 3) switch { 0 => "everysec", 1 => "always", _ => "no" };
-                using var server = await ChildServer.StartAsync(["--data-dir", dataDirectory, "--fsync", mode, "--segment-size", "1"]);
+                using var server = await ChildServer.StartAsync(["--data-dir", dataDirectory, "--fsync", mode, "--segment-size", "1", .. extraArgs]);
+                if (ballastKeys > 0)
+                {
+                    await WriteBallastAsync(server.EndPoint, ballastKeys);
+                }
 
                 // Everything acknowledged before the previous crash must be here now.
                 using (var checker = await LineClient.ConnectAsync(server.EndPoint))
@@ -61,21 +80,49 @@ public class CrashLoopTests(ITestOutputHelper output)
             }
 
             // One last restart to check the final crash too.
-            using var last = await ChildServer.StartAsync(["--data-dir", dataDirectory]);
+            using var last = await ChildServer.StartAsync(["--data-dir", dataDirectory, .. extraArgs]);
+            if (ballastKeys > 0)
+            {
+                await WriteBallastAsync(last.EndPoint, ballastKeys);
+            }
+
             using var finalChecker = await LineClient.ConnectAsync(last.EndPoint);
             foreach (var model in models)
             {
                 await model.VerifyAsync(finalChecker, iterations);
             }
 
-            output.WriteLine($"{iterations} kill -9 iterations, {acknowledged} acknowledged writes, 0 lost");
+            var onDiskOnly = await finalChecker.StatAsync("items_on_disk_only");
+            var coldReads = long.Parse(await finalChecker.StatAsync("cold_reads"), CultureInfo.InvariantCulture);
+            output.WriteLine($"{iterations} kill -9 iterations, {acknowledged} acknowledged writes, 0 lost; last check: {onDiskOnly} items on disk only, {coldReads} read from disk");
             Assert.True(acknowledged > iterations * Writers, "the writers barely ran; the test proved nothing");
+            return coldReads;
         }
         finally
         {
             if (Directory.Exists(dataDirectory))
             {
                 Directory.Delete(dataDirectory, recursive: true);
+            }
+        }
+    }
+
+    private static async Task WriteBallastAsync(IPEndPoint endPoint, int keys)
+    {
+        using var client = await LineClient.ConnectAsync(endPoint);
+        const int Pipeline = 500;
+        for (int start = 0; start < keys; start += Pipeline)
+        {
+            var batch = new StringBuilder();
+            for (int i = start; i < start + Pipeline; i++)
+            {
+                batch.Append(CultureInfo.InvariantCulture, $"set b{i} 0 0 8\r\nballast!\r\n");
+            }
+
+            await client.SendAsync(batch.ToString());
+            for (int i = 0; i < Pipeline; i++)
+            {
+                Assert.Equal("STORED", await client.ReadLineAsync());
             }
         }
     }
@@ -253,6 +300,23 @@ public sealed class LineClient : IDisposable
                 throw new EndOfStreamException("server closed the connection");
             }
         }
+    }
+
+    /// <summary>One value from "stats".</summary>
+    public async Task<string> StatAsync(string name)
+    {
+        await SendAsync("stats\r\n");
+        string? found = null;
+        for (var line = await ReadLineAsync(); line != "END"; line = await ReadLineAsync())
+        {
+            var parts = line.Split(' ');
+            if (parts.Length == 3 && parts[1] == name)
+            {
+                found = parts[2];
+            }
+        }
+
+        return found ?? throw new InvalidOperationException($"stats has no {name}");
     }
 
     public async Task<(string? Value, uint Flags)> GetAsync(string key)
