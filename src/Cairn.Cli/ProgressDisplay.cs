@@ -18,6 +18,8 @@ internal static class ProgressDisplay
                 await error.WriteLineAsync(sample().Text);
             }
 
+            // Where it ended, so a run shorter than one interval (or a slow machine's) still shows its progress once.
+            await error.WriteLineAsync(sample().Text);
             return;
         }
 

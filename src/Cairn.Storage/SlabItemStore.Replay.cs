@@ -1,3 +1,4 @@
+using System.Buffers;
 using Cairn.Storage.Tiering;
 
 namespace Cairn.Storage;
@@ -127,13 +128,17 @@ public sealed unsafe partial class SlabItemStore
     }
 
     /// <summary>
-    /// Writes every live item through <paramref name="writer"/> (a compaction snapshot). With values beyond memory, also
-    /// notes where each item's record now lies, for <see cref="ApplyRelocations"/> once the snapshot is the log.
+    /// Writes every live item through <paramref name="writer"/> (a compaction snapshot). Values in memory are written
+    /// under their shard's lock; values only on disk are noted under it and read and written after it is released, so
+    /// the disk reads never hold a shard. That is still exact: a change after the seal is in the log after the snapshot.
+    /// With values beyond memory, also notes where each item's record now lies, for <see cref="ApplyRelocations"/>
+    /// once the snapshot is the log.
     /// </summary>
     internal SnapshotRelocations? WriteLiveItems(IItemRecordWriter writer)
     {
         var relocations = _tiered ? new SnapshotRelocations(_shards.Length) : null;
         var visitor = new RecordingVisitor(writer);
+        var cold = new List<(int Index, ColdItem Item, byte[] Key)>();
         foreach (Shard shard in _shards)
         {
             lock (shard.Gate)
@@ -143,19 +148,58 @@ public sealed unsafe partial class SlabItemStore
                 for (int i = 0; i < shard.HighWater; i++)
                 {
                     ref Entry e = ref shard.Entries[i];
-                    if (e.Data != 0 && !IsDead(ref e, now))
+                    if (e.Data == 0 || IsDead(ref e, now))
                     {
-                        Visit(ref e, ref visitor);
-                        if (relocations is not null && e.Location != DiskLocation.Unknown)
-                        {
-                            relocations.Add(shard.Id, i, e.Location, visitor.Location);
-                        }
+                        continue;
+                    }
+
+                    if (IsCold(ref e))
+                    {
+                        cold.Add((i, new ColdItem(ref e, _epoch), new ReadOnlySpan<byte>((void*)e.Data, e.KeyLength).ToArray()));
+                        continue;
+                    }
+
+                    Visit(ref e, ref visitor);
+                    if (relocations is not null && e.Location != DiskLocation.Unknown)
+                    {
+                        relocations.Add(shard.Id, i, e.Location, visitor.Location);
                     }
                 }
             }
+
+            foreach (var (index, item, key) in cold)
+            {
+                long location = WriteColdItem(writer, item, key);
+                relocations?.Add(shard.Id, index, item.Location, location);
+            }
+
+            cold.Clear();
         }
 
         return relocations;
+    }
+
+    private long WriteColdItem(IItemRecordWriter writer, in ColdItem item, byte[] key)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(item.ValueLength);
+        try
+        {
+            var value = buffer.AsSpan(0, item.ValueLength);
+
+            // Only compaction moves records, and compactions run one at a time: the record is where it was noted.
+            if (ReadCold(item.Location, key, item.Cas, value, lastAttempt: true) != ColdReadStatus.Read)
+            {
+                // A snapshot without it would lose it when the old segments go: better no snapshot.
+                throw new IOException("a value kept only on disk could not be read (see the error logged before); the log is unchanged");
+            }
+
+            var view = new ItemView(key, value, item.Flags, item.ExpiresAt, item.Cas, item.StoredAt, item.Stale);
+            return writer.Write(in view);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>The snapshot is now the log: items whose record has not changed since it was written point into it.</summary>
