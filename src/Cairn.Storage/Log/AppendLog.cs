@@ -10,105 +10,38 @@ namespace Cairn.Storage.Log;
 /// fsyncs before publishing. <see cref="WaitForDurableAsync"/> completes once a position is published, so many
 /// writers share one write and one fsync (group commit). "Appended" and "durable" are kept apart on purpose:
 /// callers append under their own locks and wait for durability after releasing them.
+/// This type ties the pieces together, each with its own lock: the <see cref="AppendBuffer"/> (appended position),
+/// the <see cref="LogWriter"/> thread (written), the <see cref="CommitWaiters"/> (durable, as the policy defines it),
+/// the <see cref="SegmentManifest"/>, the <see cref="LogCompactor"/>, and the <see cref="RecordLocator"/> that reads
+/// records back.
 /// </summary>
-public sealed partial class AppendLog : IDisposable
+public sealed class AppendLog : IDisposable
 {
-    private const int InitialBufferSize = 64 * 1024;
-
-    /// <summary>The most bytes that may wait for the writer before appenders wait with them.</summary>
-    private const int MaxBufferedBytes = 8 * 1024 * 1024;
-
-    /// <summary>Batch buffers bigger than this (grown for a large value) are dropped after use rather than kept.</summary>
-    private const int MaxPooledBufferSize = 8 * 1024 * 1024;
-
-    private const int MaxSpareBytes = 16 * 1024 * 1024;
-
     private readonly LogOptions _options;
-    private readonly string _directory;
     private readonly FileStream _lockFile;
-    private readonly TimeProvider _time;
     private readonly ILogger _log;
-    private readonly Thread _writer;
-    private readonly SemaphoreSlim _compactionGate = new(1, 1);
     private readonly LogMeter _meter = new();
     private readonly CancellationTokenSource _disposeCancellation = new();
     private readonly TimeSpan _recoveryDuration;
-
-    // Appenders, under _appendLock (the writer pulses and waits on it too).
-    private readonly object _appendLock = new();
-    private readonly Stack<byte[]> _spareBuffers = new();
-    private long _spareBytes;
-    private byte[] _active = new byte[InitialBufferSize];
-    private int _activeLength;
-    private int _activeRecords;
-    private long _appendedPosition;
-    private ulong _lastSequence;
-    private ulong _highestCas;
-    private bool _writerIdle;
-    private int _appendersWaitingForRoom;
-    private bool _closing;
-    private bool _abandoned;
-    private SealRequest? _sealRequest;
-
-    // Who waits for which position, under the waiters' own lock (taken inside _appendLock by the writer, never the other way round).
     private readonly CommitWaiters _waiters = new();
-
-    // The live segments and their bytes, under the manifest's own lock (the writer adds on rotation, compaction replaces a prefix).
+    private readonly AppendBuffer _buffer;
     private readonly SegmentManifest _manifest;
-
-    // Reading records back by location (values only on disk), under its own lock.
     private readonly RecordLocator _locator;
-
-    private long _fsyncs;
-    private long _groupCommits;
-    private long _recordsWritten;
-    private long _maxRecordsPerCommit;
-    private long _writeErrors;
-    private string? _lastError;
-    private long _compactions;
-    private long _lastCompactionTicks;
+    private readonly LogWriter _writer;
+    private readonly LogCompactor _compactor;
     private int _disposed;
 
     private AppendLog(LogOptions options, string directory, FileStream lockFile, RecoveredLog recovered)
     {
         _options = options;
-        _directory = directory;
         _lockFile = lockFile;
-        _time = options.Time;
         _log = options.Logger;
         _recoveryDuration = recovered.Report.Duration;
         _manifest = new SegmentManifest(directory, recovered.Segments, options.BeforeIo);
         _locator = new RecordLocator(_manifest);
-        _lastSequence = recovered.LastSequence;
-        _lastWrittenSequence = recovered.LastSequence;
-        _highestCas = recovered.HighestCas;
-        _lastFsyncTimestamp = _time.GetTimestamp();
-
-        if (_manifest.Newest is not { IsSnapshot: false } newest)
-        {
-            // A fresh log, or only a snapshot left: appends go to a new log segment after it.
-            ulong id = (_manifest.Newest?.Id ?? 0) + 1;
-            var path = Path.Combine(directory, SegmentFiles.SegmentName(id));
-            options.BeforeIo?.Invoke(LogIoOperation.CreateSegment);
-            _currentHandle = SegmentFiles.CreateSegment(path, LogRecordCodec.KindLog, id, _lastSequence, 0);
-            _current = new SegmentInfo(id, LogRecordCodec.KindLog, path, LogRecordCodec.SegmentHeaderSize);
-            try
-            {
-                _manifest.Add(_current);
-            }
-            catch
-            {
-                _currentHandle.Dispose();
-                throw;
-            }
-        }
-        else
-        {
-            _current = newest;
-            _currentHandle = File.OpenHandle(_current.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
-        }
-
-        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "cairn-log-writer" };
+        _buffer = new AppendBuffer(_waiters, recovered.LastSequence, recovered.HighestCas);
+        _writer = new LogWriter(options, directory, _buffer, _waiters, _manifest, _locator, _meter, recovered.LastSequence);
+        _compactor = new LogCompactor(options, directory, _buffer, _waiters, _manifest, _locator, _meter, _disposeCancellation.Token);
         _writer.Start();
     }
 
@@ -150,10 +83,10 @@ public sealed partial class AppendLog : IDisposable
     }
 
     /// <summary>The sequence of the last record appended (not necessarily written yet): what a batch's replicas must reach.</summary>
-    public ulong LastAppendedSequence => Volatile.Read(ref _lastSequence);
+    public ulong LastAppendedSequence => _buffer.LastAppendedSequence;
 
     /// <summary>The sequence of the last record the writer has written to its segment (what a log tail can read).</summary>
-    public ulong LastWrittenSequence => Volatile.Read(ref _lastWrittenSequence);
+    public ulong LastWrittenSequence => _writer.LastWrittenSequence;
 
     /// <summary>The live segments as the manifest names them now: id, path, and whether it is a snapshot.</summary>
     public IReadOnlyList<(ulong Id, string Path, bool IsSnapshot)> LiveSegments() => _manifest.Live();
@@ -161,9 +94,12 @@ public sealed partial class AppendLog : IDisposable
     internal ILogger Logger => _log;
 
     /// <summary>The logical position after the last appended record; positions only grow.</summary>
-    public long AppendedPosition => Volatile.Read(ref _appendedPosition);
+    public long AppendedPosition => _buffer.AppendedPosition;
 
-    /// <summary>The highest position published as durable under the fsync policy.</summary>
+    /// <summary>The logical position after the last byte the writer has written to a segment (readable, not necessarily synced).</summary>
+    public long WrittenPosition => _locator.WrittenPosition;
+
+    /// <summary>The highest position published as durable under the fsync policy: written for no and everysec, synced for always.</summary>
     public long DurablePosition => _waiters.DurablePosition;
 
     /// <summary>False while writes or fsyncs fail (the writer keeps retrying) and after Dispose; refuse writes meanwhile.</summary>
@@ -202,15 +138,28 @@ public sealed partial class AppendLog : IDisposable
     /// record is encoded in place in the append buffer.
     /// </summary>
     public long Append<TRecord>(scoped in TRecord record)
-        where TRecord : IAppendableRecord, allows ref struct
+        where TRecord : IAppendableRecord, allows ref struct =>
+        _buffer.Append(record);
+
+    /// <inheritdoc cref="LogWriter.WhenWrittenAfter"/>
+    public Task WhenWrittenAfter(ulong sequence) => _writer.WhenWrittenAfter(sequence);
+
+    /// <summary>
+    /// Rewrites the log as one snapshot of the live items. <paramref name="snapshot"/> runs once, on a pool thread,
+    /// after the seal; it must write every live item (and a pending delayed flush_all) through the writer.
+    /// Appends and waits carry on throughout. Concurrent calls run one after the other.
+    /// </summary>
+    public Task CompactAsync(SnapshotSource snapshot, CancellationToken cancellationToken = default) =>
+        CompactAsync(snapshot, afterSwitch: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="CompactAsync(SnapshotSource, CancellationToken)"/>; <paramref name="afterSwitch"/> runs once MANIFEST
+    /// names the snapshot and before the sealed segments are deleted, so whoever holds locations in them can move to the snapshot.
+    /// </summary>
+    public Task CompactAsync(SnapshotSource snapshot, Action? afterSwitch, CancellationToken cancellationToken = default)
     {
-        int length = record.EncodedLength;
-        lock (_appendLock)
-        {
-            record.Encode(Reserve(length), ++_lastSequence);
-            _highestCas = Math.Max(_highestCas, record.CarriedCas);
-            return Commit(length);
-        }
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _compactor.CompactAsync(snapshot, afterSwitch, cancellationToken);
     }
 
     /// <summary>
@@ -222,7 +171,7 @@ public sealed partial class AppendLog : IDisposable
     /// </summary>
     public ValueTask WaitForDurableAsync(long position, CancellationToken cancellationToken = default)
     {
-        if (position > Volatile.Read(ref _appendedPosition) && position > _waiters.DurablePosition)
+        if (position > _buffer.AppendedPosition && position > _waiters.DurablePosition)
         {
             throw new ArgumentOutOfRangeException(nameof(position), position, "beyond the last appended position");
         }
@@ -266,6 +215,8 @@ public sealed partial class AppendLog : IDisposable
         }
     }
 
+    private static bool IsIoFailure(Exception error) => error is IOException or UnauthorizedAccessException;
+
     private bool WaitUntilWritten(long end)
     {
         try
@@ -281,20 +232,20 @@ public sealed partial class AppendLog : IDisposable
 
     public LogStatistics GetStatistics()
     {
-        long commits = Interlocked.Read(ref _groupCommits);
-        long records = Interlocked.Read(ref _recordsWritten);
+        long commits = _writer.GroupCommits;
+        long records = _writer.RecordsWritten;
         return new LogStatistics(
             LogBytes,
             _manifest.Count,
-            Interlocked.Read(ref _fsyncs),
+            _writer.Fsyncs,
             commits,
             records,
             commits == 0 ? 0 : (double)records / commits,
-            Interlocked.Read(ref _maxRecordsPerCommit),
-            Interlocked.Read(ref _writeErrors),
-            Volatile.Read(ref _lastError),
-            Interlocked.Read(ref _compactions),
-            TimeSpan.FromTicks(Interlocked.Read(ref _lastCompactionTicks)),
+            _writer.MaxRecordsPerCommit,
+            _writer.WriteErrors,
+            _writer.LastError,
+            _compactor.Compactions,
+            _compactor.LastCompactionDuration,
             LiveBytesEstimate,
             _recoveryDuration);
     }
@@ -311,11 +262,10 @@ public sealed partial class AppendLog : IDisposable
         }
 
         _disposeCancellation.Cancel();
-        _compactionGate.Wait();
+        _compactor.Dispose();
         StopWriter(abandon: false);
         _locator.Dispose();
         _lockFile.Dispose();
-        _compactionGate.Dispose();
         _disposeCancellation.Dispose();
         _meter.Dispose();
     }
@@ -339,19 +289,7 @@ public sealed partial class AppendLog : IDisposable
 
     private void StopWriter(bool abandon)
     {
-        lock (_appendLock)
-        {
-            _closing = true;
-            if (abandon)
-            {
-                _abandoned = true;
-                _activeLength = 0;
-                _activeRecords = 0;
-            }
-
-            Monitor.PulseAll(_appendLock);
-        }
-
+        _buffer.Close(abandon);
         _writer.Join();
     }
 
@@ -390,94 +328,4 @@ public sealed partial class AppendLog : IDisposable
             throw;
         }
     }
-
-    private Span<byte> Reserve(int length)
-    {
-        if (_closing)
-        {
-            ThrowClosed();
-        }
-
-        if (_active.Length - _activeLength < length)
-        {
-            MakeRoom(length);
-        }
-
-        return _active.AsSpan(_activeLength, length);
-    }
-
-    private long Commit(int length)
-    {
-        bool wasEmpty = _activeLength == 0;
-        _activeLength += length;
-        _activeRecords++;
-        Volatile.Write(ref _appendedPosition, _appendedPosition + length);
-        if (wasEmpty && _writerIdle)
-        {
-            // Once per batch, not per append: only the first record into an empty buffer wakes the writer.
-            Monitor.PulseAll(_appendLock);
-        }
-
-        return _appendedPosition;
-    }
-
-    private void MakeRoom(int length)
-    {
-        // Backpressure: once this much waits for the writer, appenders wait too, so a burst faster than the
-        // disk costs latency, not unbounded memory. A single larger record still goes into an empty batch.
-        while (_activeLength > 0 && (long)_activeLength + length > MaxBufferedBytes)
-        {
-            _appendersWaitingForRoom++;
-            Monitor.PulseAll(_appendLock);
-            Monitor.Wait(_appendLock);
-            _appendersWaitingForRoom--;
-            if (_closing)
-            {
-                ThrowClosed();
-            }
-        }
-
-        if (_active.Length - _activeLength >= length)
-        {
-            return;
-        }
-
-        // Doubling stops at the backpressure bound, so steady-state buffers stay small enough to be reused.
-        long needed = (long)_activeLength + length;
-        long wanted = Math.Max(Math.Min((long)_active.Length * 2, MaxBufferedBytes), needed);
-        var bigger = new byte[(int)Math.Min(wanted, Array.MaxLength)];
-        _active.AsSpan(0, _activeLength).CopyTo(bigger);
-        _active = bigger;
-    }
-
-    private byte[] TakeSpareBuffer()
-    {
-        if (_spareBuffers.TryPop(out var buffer))
-        {
-            _spareBytes -= buffer.Length;
-            return buffer;
-        }
-
-        return new byte[InitialBufferSize];
-    }
-
-    private void ReturnBuffer(byte[] buffer)
-    {
-        if (buffer.Length > MaxPooledBufferSize)
-        {
-            return;
-        }
-
-        lock (_appendLock)
-        {
-            // Spares are bounded in bytes (batches grow buffers up to the backpressure bound); the rest go to the GC.
-            if (_spareBytes + buffer.Length <= MaxSpareBytes)
-            {
-                _spareBuffers.Push(buffer);
-                _spareBytes += buffer.Length;
-            }
-        }
-    }
-
-    private static void ThrowClosed() => throw new ObjectDisposedException(nameof(AppendLog));
 }

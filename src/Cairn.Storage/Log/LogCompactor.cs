@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 
 namespace Cairn.Storage.Log;
 
@@ -11,24 +12,52 @@ namespace Cairn.Storage.Log;
 /// Replaying the snapshot and then the later segments is exact because records are effects: absolute Sets,
 /// Deletes, Touches, flush_all by cas threshold and delayed flush by time.
 /// </summary>
-public sealed partial class AppendLog
+internal sealed class LogCompactor : IDisposable
 {
-    /// <summary>
-    /// Rewrites the log as one snapshot of the live items. <paramref name="snapshot"/> runs once, on a pool thread,
-    /// after the seal; it must write every live item (and a pending delayed flush_all) through the writer.
-    /// Appends and waits carry on throughout. Concurrent calls run one after the other.
-    /// </summary>
-    public Task CompactAsync(SnapshotSource snapshot, CancellationToken cancellationToken = default) =>
-        CompactAsync(snapshot, afterSwitch: null, cancellationToken);
+    private readonly LogOptions _options;
+    private readonly string _directory;
+    private readonly ILogger _log;
+    private readonly AppendBuffer _buffer;
+    private readonly CommitWaiters _waiters;
+    private readonly SegmentManifest _manifest;
+    private readonly RecordLocator _locator;
+    private readonly LogMeter _meter;
+    private readonly CancellationToken _disposing;
+    private readonly SemaphoreSlim _compactionGate = new(1, 1);
+    private long _compactions;
+    private long _lastCompactionTicks;
+
+    public LogCompactor(LogOptions options, string directory, AppendBuffer buffer, CommitWaiters waiters, SegmentManifest manifest, RecordLocator locator, LogMeter meter, CancellationToken disposing)
+    {
+        _options = options;
+        _directory = directory;
+        _log = options.Logger;
+        _buffer = buffer;
+        _waiters = waiters;
+        _manifest = manifest;
+        _locator = locator;
+        _meter = meter;
+        _disposing = disposing;
+    }
+
+    public long Compactions => Interlocked.Read(ref _compactions);
+
+    public TimeSpan LastCompactionDuration => TimeSpan.FromTicks(Interlocked.Read(ref _lastCompactionTicks));
+
+    /// <summary>Waits for a compaction in progress to end; none starts after.</summary>
+    public void Dispose()
+    {
+        _compactionGate.Wait();
+        _compactionGate.Dispose();
+    }
 
     /// <summary>
-    /// As <see cref="CompactAsync(SnapshotSource, CancellationToken)"/>; <paramref name="afterSwitch"/> runs once MANIFEST names
+    /// Steps (a) to (d) above, the snapshot written on a pool thread; <paramref name="afterSwitch"/> runs once MANIFEST names
     /// the snapshot and before the sealed segments are deleted, so whoever holds locations in them can move to the snapshot.
     /// </summary>
     public async Task CompactAsync(SnapshotSource snapshot, Action? afterSwitch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         await _compactionGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -38,9 +67,9 @@ public sealed partial class AppendLog
                 throw new LogWriteException("writes refused: " + failure.Message, failure);
             }
 
-            using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposeCancellation.Token);
+            using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing);
             long started = Stopwatch.GetTimestamp();
-            var seal = await SealAsync(cancellation.Token).ConfigureAwait(false);
+            var seal = await _buffer.RequestSeal(cancellation.Token).ConfigureAwait(false);
             var token = cancellation.Token;
             await Task.Factory.StartNew(
                 () => CompactSealed(seal, snapshot, afterSwitch, token),
@@ -56,23 +85,6 @@ public sealed partial class AppendLog
         {
             _compactionGate.Release();
         }
-    }
-
-    private Task<SealResult> SealAsync(CancellationToken cancellationToken)
-    {
-        var request = new SealRequest();
-        lock (_appendLock)
-        {
-            if (_closing)
-            {
-                ThrowClosed();
-            }
-
-            _sealRequest = request;
-            Monitor.PulseAll(_appendLock);
-        }
-
-        return request.Task.WaitAsync(cancellationToken);
     }
 
     private void CompactSealed(SealResult seal, SnapshotSource source, Action? afterSwitch, CancellationToken cancellationToken)
@@ -161,20 +173,4 @@ public sealed partial class AppendLog
             // Recovery deletes strays at the next open.
         }
     }
-
-    private sealed class SealRequest
-    {
-        private readonly TaskCompletionSource<SealResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task<SealResult> Task => _completion.Task;
-
-        /// <summary>Set by the writer when it takes the request: the highest cas appended so far.</summary>
-        public ulong HighestCas { get; set; }
-
-        public void Complete(SealResult result) => _completion.TrySetResult(result);
-
-        public void Fail(Exception error) => _completion.TrySetException(error);
-    }
-
-    private readonly record struct SealResult(ulong SealedId, ulong LastSequence, ulong HighestCas);
 }

@@ -1,11 +1,16 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 
 namespace Cairn.Storage.Log;
 
-/// <summary>The writer thread: batches, positional writes, fsyncs, publishing, retries, rotation.</summary>
-public sealed partial class AppendLog
+/// <summary>
+/// The writer thread: takes each batch from the append buffer, writes it with one positional write at the segment's
+/// end, fsyncs per the policy, publishes the position to the commit waiters, rotates segments and serves seals, and
+/// retries a failed write or fsync until it works or the log closes. Everything here but the counters is the writer
+/// thread's alone.
+/// </summary>
+internal sealed class LogWriter
 {
-    // Writer thread only (and the constructor before it starts).
     /// <summary>
     /// Batches written since the last good fsync, kept because a failed fsync may drop their dirty pages and
     /// they must then be written again. Bounded by fsyncing early past this many bytes (Redis fsyncs its rewrites
@@ -13,6 +18,17 @@ public sealed partial class AppendLog
     /// </summary>
     private const int MaxUnsyncedBytes = 8 * 1024 * 1024;
 
+    private readonly LogOptions _options;
+    private readonly string _directory;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private readonly AppendBuffer _buffer;
+    private readonly CommitWaiters _waiters;
+    private readonly SegmentManifest _manifest;
+    private readonly RecordLocator _locator;
+    private readonly LogMeter _meter;
+    private readonly Func<TimeSpan> _untilFsync;
+    private readonly Thread _thread;
     private readonly UnsyncedRegion _unsynced = new();
     private SegmentInfo _current;
     private SafeFileHandle _currentHandle;
@@ -24,6 +40,76 @@ public sealed partial class AppendLog
 
     private TaskCompletionSource _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _writtenAwaited;
+
+    private long _fsyncs;
+    private long _groupCommits;
+    private long _recordsWritten;
+    private long _maxRecordsPerCommit;
+    private long _writeErrors;
+    private string? _lastError;
+
+    /// <summary>Opens the segment appends continue in (a new one after a snapshot or in a fresh log); <see cref="Start"/> runs the thread.</summary>
+    public LogWriter(LogOptions options, string directory, AppendBuffer buffer, CommitWaiters waiters, SegmentManifest manifest, RecordLocator locator, LogMeter meter, ulong lastSequence)
+    {
+        _options = options;
+        _directory = directory;
+        _time = options.Time;
+        _log = options.Logger;
+        _buffer = buffer;
+        _waiters = waiters;
+        _manifest = manifest;
+        _locator = locator;
+        _meter = meter;
+        _untilFsync = UntilFsync;
+        _lastWrittenSequence = lastSequence;
+        _lastFsyncTimestamp = _time.GetTimestamp();
+
+        if (manifest.Newest is not { IsSnapshot: false } newest)
+        {
+            // A fresh log, or only a snapshot left: appends go to a new log segment after it.
+            ulong id = (manifest.Newest?.Id ?? 0) + 1;
+            var path = Path.Combine(directory, SegmentFiles.SegmentName(id));
+            options.BeforeIo?.Invoke(LogIoOperation.CreateSegment);
+            _currentHandle = SegmentFiles.CreateSegment(path, LogRecordCodec.KindLog, id, lastSequence, 0);
+            _current = new SegmentInfo(id, LogRecordCodec.KindLog, path, LogRecordCodec.SegmentHeaderSize);
+            try
+            {
+                manifest.Add(_current);
+            }
+            catch
+            {
+                _currentHandle.Dispose();
+                throw;
+            }
+        }
+        else
+        {
+            _current = newest;
+            _currentHandle = File.OpenHandle(_current.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+        }
+
+        _thread = new Thread(WriterLoop) { IsBackground = true, Name = "cairn-log-writer" };
+    }
+
+    /// <summary>The sequence of the last record written to its segment (what a log tail can read).</summary>
+    public ulong LastWrittenSequence => Volatile.Read(ref _lastWrittenSequence);
+
+    public long Fsyncs => Interlocked.Read(ref _fsyncs);
+
+    public long GroupCommits => Interlocked.Read(ref _groupCommits);
+
+    public long RecordsWritten => Interlocked.Read(ref _recordsWritten);
+
+    public long MaxRecordsPerCommit => Interlocked.Read(ref _maxRecordsPerCommit);
+
+    public long WriteErrors => Interlocked.Read(ref _writeErrors);
+
+    public string? LastError => Volatile.Read(ref _lastError);
+
+    public void Start() => _thread.Start();
+
+    /// <summary>Waits for the thread to end; call after closing the append buffer.</summary>
+    public void Join() => _thread.Join();
 
     /// <summary>
     /// Completes once the writer has written a record after <paramref name="sequence"/> (at once if it already has), so a
@@ -56,69 +142,26 @@ public sealed partial class AppendLog
         {
             while (true)
             {
-                byte[]? batch = null;
-                int batchLength = 0;
-                int batchRecords = 0;
-                long batchEnd = 0;
-                ulong batchLastSequence = 0;
-                SealRequest? seal;
-                bool closing;
-                lock (_appendLock)
+                var work = _buffer.TakeWork(_untilFsync);
+                if (work.Abandoned)
                 {
-                    while (_activeLength == 0 && _sealRequest is null && !_closing && !IsFsyncDue(out var timeout))
-                    {
-                        _writerIdle = true;
-                        Monitor.Wait(_appendLock, timeout);
-                        _writerIdle = false;
-                    }
-
-                    if (_abandoned)
-                    {
-                        return;
-                    }
-
-                    if (_activeLength > 0)
-                    {
-                        batch = _active;
-                        batchLength = _activeLength;
-                        batchRecords = _activeRecords;
-                        batchEnd = _appendedPosition;
-                        batchLastSequence = _lastSequence;
-                        _active = TakeSpareBuffer();
-                        _activeLength = 0;
-                        _activeRecords = 0;
-                        if (_appendersWaitingForRoom > 0)
-                        {
-                            Monitor.PulseAll(_appendLock);
-                        }
-
-                        // Inside the append lock, so no record appended after this batch can join its waiters.
-                        _waiters.BeginBatch(batchEnd);
-                    }
-
-                    seal = _sealRequest;
-                    _sealRequest = null;
-                    if (seal is not null)
-                    {
-                        seal.HighestCas = _highestCas;
-                    }
-
-                    closing = _closing;
+                    return;
                 }
 
-                if (batch is not null && !WriteBatch(batch, batchLength, batchRecords, batchEnd, batchLastSequence))
+                var seal = work.Seal;
+                if (work.Batch is { } batch && !WriteBatch(batch, work.Length, work.Records, work.End, work.LastSequence))
                 {
                     seal?.Fail(new ObjectDisposedException(nameof(AppendLog)));
                     return;
                 }
 
-                if (_options.Fsync == FsyncPolicy.EverySecond && _dirty && IsFsyncDue(out _) && !Sync("fsync of"))
+                if (_options.Fsync == FsyncPolicy.EverySecond && _dirty && UntilFsync() == TimeSpan.Zero && !Sync("fsync of"))
                 {
                     seal?.Fail(new ObjectDisposedException(nameof(AppendLog)));
                     return;
                 }
 
-                if (seal is not null && closing)
+                if (seal is not null && work.Closing)
                 {
                     seal.Fail(new ObjectDisposedException(nameof(AppendLog)));
                     seal = null;
@@ -129,7 +172,7 @@ public sealed partial class AppendLog
                     return;
                 }
 
-                if (closing)
+                if (work.Closing)
                 {
                     // Everything appended before close was in this batch; make it durable whatever the policy.
                     Sync("closing fsync of");
@@ -150,25 +193,18 @@ public sealed partial class AppendLog
     }
 
     /// <summary>
-    /// Under EverySecond, whether written bytes have waited a full interval for their fsync (or enough of
-    /// them are kept for a rewrite that memory, not time, should decide); otherwise how long until they have.
+    /// Under EverySecond with written bytes not yet fsynced, how long until they have waited a full interval (zero when
+    /// they have); otherwise infinite.
     /// </summary>
-    private bool IsFsyncDue(out TimeSpan timeout)
+    private TimeSpan UntilFsync()
     {
-        timeout = Timeout.InfiniteTimeSpan;
         if (_options.Fsync != FsyncPolicy.EverySecond || !_dirty)
         {
-            return false;
+            return Timeout.InfiniteTimeSpan;
         }
 
         var remaining = _options.FsyncInterval - _time.GetElapsedTime(_lastFsyncTimestamp);
-        if (remaining <= TimeSpan.Zero)
-        {
-            return true;
-        }
-
-        timeout = remaining;
-        return false;
+        return remaining <= TimeSpan.Zero ? TimeSpan.Zero : remaining;
     }
 
     /// <summary>Writes one batch at the segment's end, fsyncs it under Always, and publishes it. False when the log closed while the write kept failing.</summary>
@@ -241,7 +277,7 @@ public sealed partial class AppendLog
         }
 
         // The bytes are in the file and, where a rewrite may be needed, in the unsynced region: the batch buffer is free.
-        ReturnBuffer(buffer);
+        _buffer.ReturnBuffer(buffer);
         Publish(end);
         return true;
     }
@@ -382,20 +418,7 @@ public sealed partial class AppendLog
         var failure = new LogWriteException($"cairn log: {action} {_current.Path} failed: {error.Message}", error);
         Volatile.Write(ref _lastError, failure.Message);
         EnterFailure(failure, logIt: _waiters.Failure is null);
-        lock (_appendLock)
-        {
-            if (_abandoned || (_closing && ++_attemptsWhileClosing > 1))
-            {
-                return false;
-            }
-
-            if (!_closing)
-            {
-                Monitor.Wait(_appendLock, _options.RetryInterval);
-            }
-
-            return !_abandoned;
-        }
+        return _buffer.WaitToRetry(_options.RetryInterval, ref _attemptsWhileClosing);
     }
 
     private void EnterFailure(LogWriteException failure, bool logIt)
@@ -412,15 +435,7 @@ public sealed partial class AppendLog
     private void StopWaiters()
     {
         _waiters.WriterStopped();
-
-        SealRequest? seal;
-        lock (_appendLock)
-        {
-            seal = _sealRequest;
-            _sealRequest = null;
-        }
-
-        seal?.Fail(new ObjectDisposedException(nameof(AppendLog)));
+        _buffer.TakeUnservedSeal()?.Fail(new ObjectDisposedException(nameof(AppendLog)));
     }
 
     private static bool IsIoFailure(Exception error) => error is IOException or UnauthorizedAccessException;
