@@ -3,7 +3,7 @@
 
 Starts each server on a free loopback port, reads its RSS from /proc, loads N items of a fixed value
 size with pipelined noreply sets, checks a sample reads back, and reads RSS again.
-Usage: memory_per_item.py [--items 1000000] [--value-size 100] [--cairn PATH] [--memcached PATH]
+Usage: memory_per_item.py [--items 1000000] [--value-size 100] [--cairn PATH] [--memcached PATH] [--cairn-memory-mb 4096]
 """
 import argparse, os, shutil, socket, subprocess, sys, tempfile, time
 
@@ -92,6 +92,8 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser.add_argument("--cairn", default=os.path.join(root, "src/Cairn.Server/bin/Release/net10.0/cairn-server"))
     parser.add_argument("--memcached", default="/usr/bin/memcached")
+    parser.add_argument("--cairn-memory-mb", type=int, default=4096,
+                        help="Cairn's -m; below the data's size the rest of the values stay on disk only (memcached keeps -m 4096)")
     args = parser.parse_args()
 
     results = []
@@ -99,7 +101,7 @@ def main():
     data = tempfile.mkdtemp(prefix="cairn-memory-")
     try:
         # The log is on disk, not in the process: RSS counts the items in memory either way.
-        results.append(measure("cairn", [args.cairn, "-p", str(port), "-m", "4096", "--data-dir", data], port, args.items, args.value_size))
+        results.append(measure("cairn", [args.cairn, "-p", str(port), "-m", str(args.cairn_memory_mb), "--data-dir", data], port, args.items, args.value_size))
     finally:
         shutil.rmtree(data, ignore_errors=True)
     if os.path.exists(args.memcached):
