@@ -8,42 +8,54 @@ public sealed unsafe partial class SlabItemStore
     public bool MetaGet<TVisitor>(ReadOnlySpan<byte> key, in MetaGetOptions options, ref TVisitor visitor)
         where TVisitor : IMetaItemVisitor, allows ref struct
     {
-        using var item = Lookup(key);
-
-        Shard shard = item.Shard;
-        long now = item.Now;
-        int index = item.Index;
-        if (index < 0)
+        ColdItem cold;
+        MetaItemState state;
+        using (var item = Lookup(key))
         {
-            if (!options.Vivify)
+            if (!item.Found)
             {
-                return false;
+                return options.Vivify && Vivify(item, key, options, ref visitor);
             }
 
-            // mg N: a miss creates an empty item and this client wins the right to fill it; a T given too sets its TTL.
-            var vivify = new MetaStoreOptions { NewCas = options.NewCas };
-            long vivifiedExpiry = options.Touch ? options.TouchExpiresAt : options.VivifyExpiresAt;
-            if (StoreCore(StoreMode.Add, key, new ItemValue(ReadOnlySpan<byte>.Empty), 0, vivifiedExpiry, 0, vivify, out _, out _) != StoreResult.Stored)
+            state = MetaGetLocked(item, key, options);
+            if (!IsCold(ref item.Entry))
             {
-                return false;
+                VisitMeta(ref item.Entry, in state, ref visitor);
+                return true;
             }
 
-            index = shard.Find(item.Hash, key);
-            ref Entry created = ref shard.Entries[index];
-            created.MetaBits |= MetaBits.WinTokenSent;
-
-            // memcached counts the vivifying fetch: the next mg h says h1.
-            created.Fetched = true;
-            VisitMeta(ref created, new MetaItemState(false, now, false, false, true), ref visitor);
-            return true;
+            cold = new ColdItem(ref item.Entry, _epoch);
         }
 
-        if (!EnsureInMemory(item, key))
+        // As get: the disk read runs without the shard lock, with the item as it stood under it.
+        return VisitColdMeta(key, cold, state, ref visitor);
+    }
+
+    /// <summary>mg N: a miss creates an empty item and this client wins the right to fill it; a T given too sets its TTL.</summary>
+    private bool Vivify<TVisitor>(scoped in LockedLookup item, ReadOnlySpan<byte> key, in MetaGetOptions options, ref TVisitor visitor)
+        where TVisitor : IMetaItemVisitor, allows ref struct
+    {
+        var vivify = new MetaStoreOptions { NewCas = options.NewCas };
+        long vivifiedExpiry = options.Touch ? options.TouchExpiresAt : options.VivifyExpiresAt;
+        if (StoreCore(StoreMode.Add, key, new ItemValue(ReadOnlySpan<byte>.Empty), 0, vivifiedExpiry, 0, vivify, out _, out _) != StoreResult.Stored)
         {
             return false;
         }
 
-        ref Entry e = ref shard.Entries[index];
+        int index = item.Shard.Find(item.Hash, key);
+        ref Entry created = ref item.Shard.Entries[index];
+        created.MetaBits |= MetaBits.WinTokenSent;
+
+        // memcached counts the vivifying fetch: the next mg h says h1.
+        created.Fetched = true;
+        VisitMeta(ref created, new MetaItemState(false, item.Now, false, false, true), ref visitor);
+        return true;
+    }
+
+    /// <summary>mg on a live item: touch and bump as asked, decide the recache win; returns the state before the command.</summary>
+    private MetaItemState MetaGetLocked(scoped in LockedLookup item, ReadOnlySpan<byte> key, in MetaGetOptions options)
+    {
+        ref Entry e = ref item.Entry;
         bool hitBefore = e.Fetched;
         long lastAccess = _epoch + e.LastAccess;
         if (options.Touch)
@@ -58,15 +70,14 @@ public sealed unsafe partial class SlabItemStore
 
         bool stale = (e.MetaBits & MetaBits.Stale) != 0;
         bool sentBefore = (e.MetaBits & MetaBits.WinTokenSent) != 0;
-        bool recache = options.Recache && e.ExpiresAt != 0 && e.ExpiresAt - now < options.RecacheSeconds;
+        bool recache = options.Recache && e.ExpiresAt != 0 && e.ExpiresAt - item.Now < options.RecacheSeconds;
         bool won = !sentBefore && (stale || recache);
         if (won)
         {
             e.MetaBits |= MetaBits.WinTokenSent;
         }
 
-        VisitMeta(ref e, new MetaItemState(hitBefore, lastAccess, stale, sentBefore, won), ref visitor);
-        return true;
+        return new MetaItemState(hitBefore, lastAccess, stale, sentBefore, won);
     }
 
     public StoreResult MetaStore(StoreMode mode, ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, uint flags, long expiresAt, in MetaStoreOptions options, out ulong cas, out int valueLength) =>
@@ -253,6 +264,43 @@ public sealed unsafe partial class SlabItemStore
                     visitor.Visit(new ReadOnlySpan<byte>((byte*)e.Data, e.KeyLength), e.Flags, inspection);
                 }
             }
+        }
+    }
+
+    private bool VisitColdMeta<TVisitor>(ReadOnlySpan<byte> key, ColdItem cold, in MetaItemState state, ref TVisitor visitor)
+        where TVisitor : IMetaItemVisitor, allows ref struct
+    {
+        switch (ReadColdValue(key, ref cold, out byte[]? buffer))
+        {
+            case ColdOutcome.Read:
+                try
+                {
+                    var value = buffer.AsSpan(0, cold.ValueLength);
+                    var view = new ItemView(key, value, cold.Flags, cold.ExpiresAt, cold.Cas, cold.StoredAt, cold.Stale);
+                    visitor.Visit(in view, in state);
+                    BringIntoMemory(key, cold.Location, value);
+                    return true;
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer!);
+                }
+
+            case ColdOutcome.InMemory:
+                using (var item = Lookup(key))
+                {
+                    if (!item.Found || IsCold(ref item.Entry))
+                    {
+                        return false;
+                    }
+
+                    // The command's effects were applied already; show the item with the state from before them.
+                    VisitMeta(ref item.Entry, in state, ref visitor);
+                    return true;
+                }
+
+            default:
+                return false;
         }
     }
 

@@ -69,42 +69,61 @@ public sealed unsafe partial class SlabItemStore
     private bool VisitCold<TVisitor>(ReadOnlySpan<byte> key, ColdItem cold, ref TVisitor visitor)
         where TVisitor : IItemVisitor, allows ref struct
     {
-        for (int attempt = 1; ; attempt++)
+        switch (ReadColdValue(key, ref cold, out byte[]? buffer))
         {
-            byte[] buffer = ArrayPool<byte>.Shared.Rent(cold.ValueLength);
-            try
-            {
-                var value = buffer.AsSpan(0, cold.ValueLength);
-                var status = ReadCold(cold.Location, key, cold.Cas, value, lastAttempt: attempt == ColdReadAttempts);
-                if (status == ColdReadStatus.Read)
+            case ColdOutcome.Read:
+                try
                 {
+                    var value = buffer.AsSpan(0, cold.ValueLength);
                     var view = new ItemView(key, value, cold.Flags, cold.ExpiresAt, cold.Cas, cold.StoredAt, cold.Stale);
                     visitor.Visit(in view);
                     BringIntoMemory(key, cold.Location, value);
                     return true;
                 }
-
-                if (status != ColdReadStatus.Moved || attempt == ColdReadAttempts)
+                finally
                 {
-                    return false;
+                    ArrayPool<byte>.Shared.Return(buffer!);
                 }
-            }
-            finally
+
+            case ColdOutcome.InMemory:
+                return TryGet(key, ref visitor);
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// The value of a cold item read into a rented buffer (the caller returns it) when the outcome is Read. A record
+    /// compaction moved is looked up again: the item may be gone (Missing) or back in memory (InMemory: look it up).
+    /// </summary>
+    private ColdOutcome ReadColdValue(ReadOnlySpan<byte> key, ref ColdItem cold, out byte[]? buffer)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            buffer = ArrayPool<byte>.Shared.Rent(cold.ValueLength);
+            var status = ReadCold(cold.Location, key, cold.Cas, buffer.AsSpan(0, cold.ValueLength), lastAttempt: attempt == ColdReadAttempts);
+            if (status == ColdReadStatus.Read)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                return ColdOutcome.Read;
+            }
+
+            ArrayPool<byte>.Shared.Return(buffer);
+            buffer = null;
+            if (status != ColdReadStatus.Moved || attempt == ColdReadAttempts)
+            {
+                return ColdOutcome.Missing;
             }
 
             // Compaction moved the record: the entry has its new place by now.
             using var item = Lookup(key);
             if (!item.Found)
             {
-                return false;
+                return ColdOutcome.Missing;
             }
 
             if (!IsCold(ref item.Entry))
             {
-                Visit(ref item.Entry, ref visitor);
-                return true;
+                return ColdOutcome.InMemory;
             }
 
             cold = new ColdItem(ref item.Entry, _epoch);
@@ -371,6 +390,13 @@ public sealed unsafe partial class SlabItemStore
         public readonly bool Stale = (e.MetaBits & MetaBits.Stale) != 0;
         public readonly int ValueLength = e.ValueLength;
     }
+}
+
+internal enum ColdOutcome
+{
+    Read,
+    Missing,
+    InMemory,
 }
 
 /// <summary>Values beyond memory, for "stats": how many items and bytes are only on disk, and what reading them cost.</summary>

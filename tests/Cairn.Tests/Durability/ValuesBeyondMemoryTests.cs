@@ -2,6 +2,7 @@ using System.Text;
 using Cairn.Storage;
 using Cairn.Storage.Durability;
 using Cairn.Storage.Log;
+using Cairn.Storage.Tiering;
 using Cairn.Tests.Storage;
 
 namespace Cairn.Tests.Durability;
@@ -99,6 +100,34 @@ public sealed class ValuesBeyondMemoryTests : IDisposable
     }
 
     [Fact]
+    public async Task A_cold_read_holds_no_lock_and_never_brings_back_a_value_overwritten_meanwhile()
+    {
+        using var store = CreateStore();
+        using var durable = Open(store);
+        store.Set("slow", "old value");
+        FillUntilCold(store, "slow");
+        await durable.WaitForDurableAsync();
+
+        using var reading = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        store.AttachColdValues(new BlockingSource(new LogColdValues(durable.Log), reading, release));
+        var read = Task.Run(() => store.Get("slow"));
+        Assert.True(reading.Wait(TimeSpan.FromSeconds(10)), "the get never reached the disk");
+
+        // With the disk read stalled, every shard (the slow key's included) still serves, and the key itself can change.
+        for (int i = 0; i < 2_000; i++)
+        {
+            Assert.Equal(StoreResult.Stored, store.Set($"other:{i}", "x"));
+            Assert.Equal("x", store.Get($"other:{i}"));
+        }
+
+        Assert.Equal(StoreResult.Stored, store.Set("slow", "new value"));
+        release.Set();
+        Assert.Equal("old value", await read.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("new value", store.Get("slow"));
+    }
+
+    [Fact]
     public async Task A_cold_value_damaged_on_disk_is_not_served_and_is_counted()
     {
         string victim = "victim";
@@ -163,6 +192,21 @@ public sealed class ValuesBeyondMemoryTests : IDisposable
         await durable.WaitForDurableAsync();
         Assert.Equal(StoreResult.OutOfMemory, result);
         Assert.Equal(0, store.GetTierStatistics().ItemsOnDiskOnly);
+    }
+
+    /// <summary>Reads through the log, but first says it is reading and waits to be let go (a slow disk, on demand).</summary>
+    private sealed class BlockingSource(IColdValueSource inner, ManualResetEventSlim reading, ManualResetEventSlim release) : IColdValueSource
+    {
+        public ColdReadStatus Read(long location, ReadOnlySpan<byte> key, ulong cas, Span<byte> value)
+        {
+            if (!release.IsSet)
+            {
+                reading.Set();
+                release.Wait(TimeSpan.FromSeconds(30));
+            }
+
+            return inner.Read(location, key, cas, value);
+        }
     }
 
     private static string ValueFor(string key)
