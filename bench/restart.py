@@ -9,7 +9,7 @@ stops the server with SIGTERM, then starts it again:
   compact after `compact` the log is one snapshot of the live items plus an empty tail
 Each start is timed from exec to the "listening on" line, and the server's own recovery line gives the log bytes
 and records replayed. The server may use both cores (replay runs on two threads when there are two).
-Usage: /usr/bin/python3 bench/restart.py [--items 1000000] [--value-size 100] [--repeats 3] [--server PATH]
+Usage: /usr/bin/python3 bench/restart.py [--items 1000000] [--value-size 100] [--repeats 3] [--memory-mb M] [--server PATH]
 """
 import argparse, os, re, shutil, socket, subprocess, sys, tempfile, time
 
@@ -114,10 +114,12 @@ def main():
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--value-size", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--memory-mb", type=int, default=None,
+                        help="the server's -m (default: room for every value); smaller keeps the rest of the values on disk only")
     parser.add_argument("--server", default=None, help="a cairn-server to measure instead (say, an older build for a before/after)")
     args = parser.parse_args()
     SERVER = args.server or SERVER
-    memory_mb = max(1024, args.items * (args.value_size + 200) * 2 // 2**20)
+    memory_mb = args.memory_mb or max(1024, args.items * (args.value_size + 200) * 2 // 2**20)
     data = tempfile.mkdtemp(prefix="cairn-restart-")
     try:
         server = Server(data, memory_mb)

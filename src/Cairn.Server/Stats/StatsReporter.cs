@@ -218,6 +218,9 @@ public sealed class StatsReporter(ServerContext context)
         yield return ("items_in_memory", Num(store.CurrentItems - tier.ItemsOnDiskOnly));
         yield return ("items_on_disk_only", Num(tier.ItemsOnDiskOnly));
         yield return ("value_bytes_on_disk_only", Num(tier.ValueBytesOnDiskOnly));
+
+        // "bytes" less the values only on disk: what the items in memory count as memcached counts them.
+        yield return ("bytes_in_memory", Num(store.Bytes - tier.ValueBytesOnDiskOnly));
         yield return ("values_moved_to_disk", Num(tier.MovedToDisk));
         yield return ("values_brought_into_memory", Num(tier.BroughtIntoMemory));
         yield return ("cold_reads", Num(tier.ColdReads));

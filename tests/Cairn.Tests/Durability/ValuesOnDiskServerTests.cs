@@ -26,6 +26,11 @@ public sealed class ValuesOnDiskServerTests : IDisposable
         await SetManyAsync(client, Keys);
         Assert.Equal("values_to_disk", await SettingAsync(client, "memory_full"));
         Assert.True(long.Parse(await client.StatAsync("items_on_disk_only"), CultureInfo.InvariantCulture) > Keys / 2);
+        long bytes = long.Parse(await client.StatAsync("bytes"), CultureInfo.InvariantCulture);
+        long inMemory = long.Parse(await client.StatAsync("bytes_in_memory"), CultureInfo.InvariantCulture);
+        long onDiskOnly = long.Parse(await client.StatAsync("value_bytes_on_disk_only"), CultureInfo.InvariantCulture);
+        Assert.Equal(bytes, inMemory + onDiskOnly);
+        Assert.InRange(inMemory, 1, 2 * 1024 * 1024);
 
         // The oldest keys left memory, the newest did not: interleave them in one write, in three protocols' shapes.
         var request = new StringBuilder();
