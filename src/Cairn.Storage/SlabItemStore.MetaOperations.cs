@@ -270,22 +270,16 @@ public sealed unsafe partial class SlabItemStore
     private bool VisitColdMeta<TVisitor>(ReadOnlySpan<byte> key, ColdItem cold, in MetaItemState state, ref TVisitor visitor)
         where TVisitor : IMetaItemVisitor, allows ref struct
     {
-        switch (ReadColdValue(key, ref cold, out byte[]? buffer))
+        switch (ReadColdValue(key, ref cold, out var value))
         {
             case ColdOutcome.Read:
-                try
+                using (value)
                 {
-                    var value = buffer.AsSpan(0, cold.ValueLength);
-                    var view = new ItemView(key, value, cold.Flags, cold.ExpiresAt, cold.Cas, cold.StoredAt, cold.Stale);
-                    visitor.Visit(in view, in state);
-                    BringIntoMemory(key, cold.Location, value);
-                    return true;
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer!);
+                    visitor.Visit(cold.View(key, value.Span), in state);
+                    BringIntoMemory(key, cold.Location, value.Span);
                 }
 
+                return true;
             case ColdOutcome.InMemory:
                 using (var item = Lookup(key))
                 {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Cairn.Storage.Tiering;
 
 namespace Cairn.Storage;
@@ -181,25 +180,16 @@ public sealed unsafe partial class SlabItemStore
 
     private long WriteColdItem(IItemRecordWriter writer, in ColdItem item, byte[] key)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(item.ValueLength);
-        try
-        {
-            var value = buffer.AsSpan(0, item.ValueLength);
+        using var value = new RentedValue(item.ValueLength);
 
-            // Only compaction moves records, and compactions run one at a time: the record is where it was noted.
-            if (ReadCold(item.Location, key, item.Cas, value, lastAttempt: true) != ColdReadStatus.Read)
-            {
-                // A snapshot without it would lose it when the old segments go: better no snapshot.
-                throw new IOException("a value kept only on disk could not be read (see the error logged before); the log is unchanged");
-            }
-
-            var view = new ItemView(key, value, item.Flags, item.ExpiresAt, item.Cas, item.StoredAt, item.Stale);
-            return writer.Write(in view);
-        }
-        finally
+        // Only compaction moves records, and compactions run one at a time: the record is where it was noted.
+        if (ReadCold(item.Location, key, item.Cas, value.Span, lastAttempt: true) != ColdReadStatus.Read)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            // A snapshot without it would lose it when the old segments go: better no snapshot.
+            throw new IOException("a value kept only on disk could not be read (see the error logged before); the log is unchanged");
         }
+
+        return writer.Write(item.View(key, value.Span));
     }
 
     /// <summary>The snapshot is now the log: items whose record has not changed since it was written point into it.</summary>

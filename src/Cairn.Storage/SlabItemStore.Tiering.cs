@@ -69,22 +69,16 @@ public sealed unsafe partial class SlabItemStore
     private bool VisitCold<TVisitor>(ReadOnlySpan<byte> key, ColdItem cold, ref TVisitor visitor)
         where TVisitor : IItemVisitor, allows ref struct
     {
-        switch (ReadColdValue(key, ref cold, out byte[]? buffer))
+        switch (ReadColdValue(key, ref cold, out var value))
         {
             case ColdOutcome.Read:
-                try
+                using (value)
                 {
-                    var value = buffer.AsSpan(0, cold.ValueLength);
-                    var view = new ItemView(key, value, cold.Flags, cold.ExpiresAt, cold.Cas, cold.StoredAt, cold.Stale);
-                    visitor.Visit(in view);
-                    BringIntoMemory(key, cold.Location, value);
-                    return true;
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer!);
+                    visitor.Visit(cold.View(key, value.Span));
+                    BringIntoMemory(key, cold.Location, value.Span);
                 }
 
+                return true;
             case ColdOutcome.InMemory:
                 return TryGet(key, ref visitor);
             default:
@@ -93,22 +87,21 @@ public sealed unsafe partial class SlabItemStore
     }
 
     /// <summary>
-    /// The value of a cold item read into a rented buffer (the caller returns it) when the outcome is Read. A record
-    /// compaction moved is looked up again: the item may be gone (Missing) or back in memory (InMemory: look it up).
+    /// The value of a cold item, in a rented buffer the caller disposes, when the outcome is Read. A record compaction
+    /// moved is looked up again: the item may be gone (Missing) or back in memory (InMemory: look it up).
     /// </summary>
-    private ColdOutcome ReadColdValue(ReadOnlySpan<byte> key, ref ColdItem cold, out byte[]? buffer)
+    private ColdOutcome ReadColdValue(ReadOnlySpan<byte> key, ref ColdItem cold, out RentedValue value)
     {
         for (int attempt = 1; ; attempt++)
         {
-            buffer = ArrayPool<byte>.Shared.Rent(cold.ValueLength);
-            var status = ReadCold(cold.Location, key, cold.Cas, buffer.AsSpan(0, cold.ValueLength), lastAttempt: attempt == ColdReadAttempts);
+            value = new RentedValue(cold.ValueLength);
+            var status = ReadCold(cold.Location, key, cold.Cas, value.Span, lastAttempt: attempt == ColdReadAttempts);
             if (status == ColdReadStatus.Read)
             {
                 return ColdOutcome.Read;
             }
 
-            ArrayPool<byte>.Shared.Return(buffer);
-            buffer = null;
+            value.Dispose();
             if (status != ColdReadStatus.Moved || attempt == ColdReadAttempts)
             {
                 return ColdOutcome.Missing;
@@ -151,18 +144,10 @@ public sealed unsafe partial class SlabItemStore
             return true;
         }
 
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(e.ValueLength);
-        try
-        {
-            var value = buffer.AsSpan(0, e.ValueLength);
+        using var value = new RentedValue(e.ValueLength);
 
-            // Under the shard lock the location cannot be relocated, and its segment is only deleted after relocation.
-            return ReadCold(e.Location, key, e.Cas, value, lastAttempt: true) == ColdReadStatus.Read && MoveIntoMemory(item, key, value);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        // Under the shard lock the location cannot be relocated, and its segment is only deleted after relocation.
+        return ReadCold(e.Location, key, e.Cas, value.Span, lastAttempt: true) == ColdReadStatus.Read && MoveIntoMemory(item, key, value.Span);
     }
 
     private bool MoveIntoMemory(scoped in LockedLookup item, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
@@ -326,28 +311,20 @@ public sealed unsafe partial class SlabItemStore
         }
     }
 
-    /// <summary>Shows a cold item to a visitor that runs under the shard lock (snapshots, backups): a value that cannot be read stops the walk.</summary>
+    /// <summary>Shows a cold item to a visitor that runs under the shard lock (backups, lru_crawler): a value that cannot be read stops the walk.</summary>
     private void VisitColdLocked<TVisitor>(ref Entry e, ref TVisitor visitor)
         where TVisitor : IItemVisitor, allows ref struct
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(e.ValueLength);
-        try
+        var key = new ReadOnlySpan<byte>((void*)e.Data, e.KeyLength);
+        var cold = new ColdItem(ref e, _epoch);
+        using var value = new RentedValue(cold.ValueLength);
+        if (ReadCold(cold.Location, key, cold.Cas, value.Span, lastAttempt: true) != ColdReadStatus.Read)
         {
-            var key = new ReadOnlySpan<byte>((void*)e.Data, e.KeyLength);
-            var value = buffer.AsSpan(0, e.ValueLength);
-            if (ReadCold(e.Location, key, e.Cas, value, lastAttempt: true) != ColdReadStatus.Read)
-            {
-                // A snapshot that skipped it would lose it when the old segments go: better no snapshot.
-                throw new IOException("a value kept only on disk could not be read (see the error logged before); nothing was changed");
-            }
+            // A walk that skipped it would leave it out of a backup: better no walk.
+            throw new IOException("a value kept only on disk could not be read (see the error logged before)");
+        }
 
-            var view = new ItemView(key, value, e.Flags, e.ExpiresAt, e.Cas, _epoch + e.StoredAt, (e.MetaBits & MetaBits.Stale) != 0);
-            visitor.Visit(in view);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        visitor.Visit(cold.View(key, value.Span));
     }
 
     private ColdReadStatus ReadCold(long location, ReadOnlySpan<byte> key, ulong cas, Span<byte> value, bool lastAttempt)
@@ -389,6 +366,18 @@ public sealed unsafe partial class SlabItemStore
         public readonly long StoredAt = epoch + e.StoredAt;
         public readonly bool Stale = (e.MetaBits & MetaBits.Stale) != 0;
         public readonly int ValueLength = e.ValueLength;
+
+        public ItemView View(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => new(key, value, Flags, ExpiresAt, Cas, StoredAt, Stale);
+    }
+
+    /// <summary>A value read from disk, in a pooled buffer until disposed.</summary>
+    private readonly struct RentedValue(int length) : IDisposable
+    {
+        private readonly byte[] _buffer = ArrayPool<byte>.Shared.Rent(length);
+
+        public Span<byte> Span => _buffer.AsSpan(0, length);
+
+        public void Dispose() => ArrayPool<byte>.Shared.Return(_buffer);
     }
 }
 

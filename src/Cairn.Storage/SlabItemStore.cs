@@ -119,30 +119,15 @@ public sealed unsafe partial class SlabItemStore : IItemStore
     }
 
     public bool TryGet<TVisitor>(ReadOnlySpan<byte> key, ref TVisitor visitor)
-        where TVisitor : IItemVisitor, allows ref struct
-    {
-        ColdItem cold;
-        using (var item = Lookup(key))
-        {
-            if (!item.Found)
-            {
-                return false;
-            }
-
-            Bump(item, fetched: true);
-            if (!IsCold(ref item.Entry))
-            {
-                Visit(ref item.Entry, ref visitor);
-                return true;
-            }
-
-            cold = new ColdItem(ref item.Entry, _epoch);
-        }
-
-        return VisitCold(key, cold, ref visitor);
-    }
+        where TVisitor : IItemVisitor, allows ref struct =>
+        Get(key, touch: false, 0, ref visitor);
 
     public bool TryGetAndTouch<TVisitor>(ReadOnlySpan<byte> key, long expiresAt, ref TVisitor visitor)
+        where TVisitor : IItemVisitor, allows ref struct =>
+        Get(key, touch: true, expiresAt, ref visitor);
+
+    /// <summary>get and gat: a value in memory is shown under the lock; one only on disk is read after it is released.</summary>
+    private bool Get<TVisitor>(ReadOnlySpan<byte> key, bool touch, long expiresAt, ref TVisitor visitor)
         where TVisitor : IItemVisitor, allows ref struct
     {
         ColdItem cold;
@@ -153,7 +138,11 @@ public sealed unsafe partial class SlabItemStore : IItemStore
                 return false;
             }
 
-            SetExpiry(item, key, expiresAt);
+            if (touch)
+            {
+                SetExpiry(item, key, expiresAt);
+            }
+
             Bump(item, fetched: true);
             if (!IsCold(ref item.Entry))
             {
