@@ -5,7 +5,7 @@
           server on CPU 0, load generator on CPU 1; modes interleaved forward then backward; means of the runs
   recover write about --recover-mb MB of log, restart, read the server's own recovery line (MB/s, records/s)
   compact 1:1 set:get under load with and without a `compact` in the middle; compaction time and p99 of each
-Usage: durability.py [set|recover|compact|all] [--seconds 10] [--recover-mb 1024]
+Usage: durability.py [set|recover|compact|all] [--seconds 10] [--recover-mb 1024] [--server PATH]
 """
 import argparse, json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time
 
@@ -171,7 +171,11 @@ def main():
     parser.add_argument("what", nargs="?", default="all", choices=["set", "recover", "compact", "all"])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--recover-mb", type=int, default=1024)
+    parser.add_argument("--server", default=None, help="a cairn-server to measure instead (say, an older build for a before/after)")
     args = parser.parse_args()
+    if args.server:
+        global SERVER
+        SERVER = args.server
     if args.what in ("set", "all"):
         bench_set(args.seconds)
     if args.what in ("recover", "all"):

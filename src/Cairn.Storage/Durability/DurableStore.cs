@@ -207,7 +207,7 @@ public sealed class DurableStore : IDisposable
     public void ApplyReplicated(scoped in LogRecord record)
     {
         // Logged first, so the store learns where the record lies and may keep the value only on disk.
-        long end = Log.Append(record);
+        long end = Log.AppendThenWait(record);
         var located = record with { Location = DiskLocation.Logical(end - record.EncodedLength) };
         Apply(_store, located);
     }

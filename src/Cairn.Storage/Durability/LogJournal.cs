@@ -8,15 +8,15 @@ internal sealed class LogJournal(AppendLog log) : IStoreJournal
 {
     public long Stored(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint flags, long expiresAt, ulong cas, long storedAt, bool stale)
     {
-        long end = log.Append(LogRecord.Set(key, value, flags, expiresAt, cas, storedAt, stale));
+        long end = log.AppendThenWait(LogRecord.Set(key, value, flags, expiresAt, cas, storedAt, stale));
         return DiskLocation.Logical(end - LogRecordCodec.SetLength(key.Length, value.Length));
     }
 
-    public void Removed(ReadOnlySpan<byte> key) => log.Append(LogRecord.Delete(key));
+    public void Removed(ReadOnlySpan<byte> key) => log.AppendThenWait(LogRecord.Delete(key));
 
-    public void Touched(ReadOnlySpan<byte> key, long expiresAt) => log.Append(LogRecord.Touch(key, expiresAt));
+    public void Touched(ReadOnlySpan<byte> key, long expiresAt) => log.AppendThenWait(LogRecord.Touch(key, expiresAt));
 
-    public void FlushedAll(ulong casUpTo) => log.Append(LogRecord.FlushAll(casUpTo));
+    public void FlushedAll(ulong casUpTo) => log.AppendThenWait(LogRecord.FlushAll(casUpTo));
 
-    public void FlushScheduled(long atUnixSeconds) => log.Append(LogRecord.FlushDelayed(atUnixSeconds));
+    public void FlushScheduled(long atUnixSeconds) => log.AppendThenWait(LogRecord.FlushDelayed(atUnixSeconds));
 }

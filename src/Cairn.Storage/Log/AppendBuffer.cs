@@ -31,6 +31,7 @@ internal sealed class AppendBuffer
     private int _appendersWaitingForRoom;
     private bool _closing;
     private bool _abandoned;
+    private bool _wakeRequested;
     private SealRequest? _sealRequest;
 
     public AppendBuffer(CommitWaiters waiters, ulong lastSequence, ulong highestCas)
@@ -45,7 +46,11 @@ internal sealed class AppendBuffer
 
     public ulong LastAppendedSequence => Volatile.Read(ref _lastSequence);
 
-    public long Append<TRecord>(scoped in TRecord record)
+    /// <summary>
+    /// Encodes the record into the active batch. <paramref name="wakeWriter"/> false leaves the writer asleep, for a
+    /// caller that is about to wait for the record and may write the batch itself (see <see cref="LogWriter.TryLead"/>).
+    /// </summary>
+    public long Append<TRecord>(scoped in TRecord record, bool wakeWriter = true)
         where TRecord : IAppendableRecord, allows ref struct
     {
         int length = record.EncodedLength;
@@ -53,20 +58,54 @@ internal sealed class AppendBuffer
         {
             record.Encode(Reserve(length), ++_lastSequence);
             _highestCas = Math.Max(_highestCas, record.CarriedCas);
-            return Commit(length);
+            return Commit(length, wakeWriter);
         }
     }
 
     /// <summary>
-    /// The writer's wait: returns once there is a batch, a seal or a close, or when <paramref name="untilFsync"/> (how
-    /// long until an fsync is due: zero for now, infinite for never) runs out. A batch taken here is registered with the
-    /// commit waiters inside the lock, so no later append can join its waiters.
+    /// For a leader holding the writer's token: the active batch, if it is not empty, fits in <paramref name="maxLength"/>
+    /// and nothing else (a seal, a close) is pending; registered with the commit waiters as the writer's batches are.
     /// </summary>
-    public WriterWork TakeWork(Func<TimeSpan> untilFsync)
+    public WriterWork TakeBatchNow(long maxLength)
     {
         lock (_lock)
         {
-            while (_activeLength == 0 && _sealRequest is null && !_closing)
+            if (_activeLength == 0 || _activeLength > maxLength || _sealRequest is not null || _closing)
+            {
+                return default;
+            }
+
+            return TakeActive(new WriterWork());
+        }
+    }
+
+    /// <summary>Makes the writer look again: a batch appended without waking it, a failed write handed to it, an fsync to schedule.</summary>
+    public void WakeWriter(bool onlyIfBatchWaiting)
+    {
+        lock (_lock)
+        {
+            if (onlyIfBatchWaiting && _activeLength == 0)
+            {
+                return;
+            }
+
+            _wakeRequested = true;
+            if (_writerIdle)
+            {
+                Monitor.PulseAll(_lock);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The writer's wait, without the writer's token: returns once there is a batch, a seal, a close or a wake request,
+    /// or when <paramref name="untilFsync"/> (how long until an fsync is due: zero for now, infinite for never) runs out.
+    /// </summary>
+    public void WaitForWork(Func<TimeSpan> untilFsync)
+    {
+        lock (_lock)
+        {
+            while (_activeLength == 0 && _sealRequest is null && !_closing && !_wakeRequested)
             {
                 var wait = untilFsync();
                 if (wait == TimeSpan.Zero)
@@ -79,6 +118,19 @@ internal sealed class AppendBuffer
                 _writerIdle = false;
             }
 
+            _wakeRequested = false;
+        }
+    }
+
+    /// <summary>
+    /// With the writer's token held: the active batch (if any), a seal and whether the log is closing. Batches are only
+    /// taken under the token, so the commit waiters see one batch in flight at a time; a batch taken here is registered
+    /// with them inside this lock, so no later append can join its waiters.
+    /// </summary>
+    public WriterWork TakeWork()
+    {
+        lock (_lock)
+        {
             if (_abandoned)
             {
                 return new WriterWork { Abandoned = true };
@@ -87,23 +139,7 @@ internal sealed class AppendBuffer
             var work = new WriterWork { Closing = _closing };
             if (_activeLength > 0)
             {
-                work = work with
-                {
-                    Batch = _active,
-                    Length = _activeLength,
-                    Records = _activeRecords,
-                    End = _appendedPosition,
-                    LastSequence = _lastSequence,
-                };
-                _active = TakeSpareBuffer();
-                _activeLength = 0;
-                _activeRecords = 0;
-                if (_appendersWaitingForRoom > 0)
-                {
-                    Monitor.PulseAll(_lock);
-                }
-
-                _waiters.BeginBatch(work.End);
+                work = TakeActive(work);
             }
 
             if (_sealRequest is { } seal)
@@ -115,6 +151,28 @@ internal sealed class AppendBuffer
 
             return work;
         }
+    }
+
+    private WriterWork TakeActive(WriterWork work)
+    {
+        work = work with
+        {
+            Batch = _active,
+            Length = _activeLength,
+            Records = _activeRecords,
+            End = _appendedPosition,
+            LastSequence = _lastSequence,
+        };
+        _active = TakeSpareBuffer();
+        _activeLength = 0;
+        _activeRecords = 0;
+        if (_appendersWaitingForRoom > 0)
+        {
+            Monitor.PulseAll(_lock);
+        }
+
+        _waiters.BeginBatch(work.End);
+        return work;
     }
 
     /// <summary>Asks the writer to seal the current segment (compaction); completes when it has.</summary>
@@ -219,13 +277,13 @@ internal sealed class AppendBuffer
         return _active.AsSpan(_activeLength, length);
     }
 
-    private long Commit(int length)
+    private long Commit(int length, bool wakeWriter)
     {
         bool wasEmpty = _activeLength == 0;
         _activeLength += length;
         _activeRecords++;
         Volatile.Write(ref _appendedPosition, _appendedPosition + length);
-        if (wasEmpty && _writerIdle)
+        if (wasEmpty && _writerIdle && wakeWriter)
         {
             // Once per batch, not per append: only the first record into an empty buffer wakes the writer.
             Monitor.PulseAll(_lock);

@@ -29,6 +29,9 @@ public sealed class AppendLog : IDisposable
     private readonly RecordLocator _locator;
     private readonly LogWriter _writer;
     private readonly LogCompactor _compactor;
+
+    /// <summary>Whether a waiting thread may write the pending batch itself: not under Always, whose fsync stays on the writer thread.</summary>
+    private readonly bool _waitersWrite;
     private int _disposed;
 
     private AppendLog(LogOptions options, string directory, FileStream lockFile, RecoveredLog recovered)
@@ -41,6 +44,7 @@ public sealed class AppendLog : IDisposable
         _locator = new RecordLocator(_manifest);
         _buffer = new AppendBuffer(_waiters, recovered.LastSequence, recovered.HighestCas);
         _writer = new LogWriter(options, directory, _buffer, _waiters, _manifest, _locator, _meter, recovered.LastSequence);
+        _waitersWrite = options.Fsync != FsyncPolicy.Always;
         _compactor = new LogCompactor(options, directory, _buffer, _waiters, _manifest, _locator, _meter, _disposeCancellation.Token);
         _writer.Start();
     }
@@ -141,6 +145,14 @@ public sealed class AppendLog : IDisposable
         where TRecord : IAppendableRecord, allows ref struct =>
         _buffer.Append(record);
 
+    /// <summary>
+    /// As <see cref="Append{TRecord}"/> for a caller that will wait for the record (a client's write, a replicated
+    /// record): where the policy lets the waiter write the batch itself, the writer thread is not woken for it.
+    /// </summary>
+    internal long AppendThenWait<TRecord>(scoped in TRecord record)
+        where TRecord : IAppendableRecord, allows ref struct =>
+        _buffer.Append(record, wakeWriter: !_waitersWrite);
+
     /// <inheritdoc cref="LogWriter.WhenWrittenAfter"/>
     public Task WhenWrittenAfter(ulong sequence) => _writer.WhenWrittenAfter(sequence);
 
@@ -174,6 +186,17 @@ public sealed class AppendLog : IDisposable
         if (position > _buffer.AppendedPosition && position > _waiters.DurablePosition)
         {
             throw new ArgumentOutOfRangeException(nameof(position), position, "beyond the last appended position");
+        }
+
+        if (position > _waiters.DurablePosition && _waitersWrite)
+        {
+            // Write the batch here if nobody is writing (no thread hop either way), else make sure the writer will.
+            if (_writer.TryLead() && position <= _waiters.DurablePosition)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            _buffer.WakeWriter(onlyIfBatchWaiting: true);
         }
 
         return _waiters.WaitAsync(position, cancellationToken);

@@ -11,12 +11,6 @@ namespace Cairn.Storage.Log;
 /// </summary>
 internal sealed class LogWriter
 {
-    /// <summary>
-    /// Batches written since the last good fsync, kept because a failed fsync may drop their dirty pages and
-    /// they must then be written again. Bounded by fsyncing early past this many bytes (Redis fsyncs its rewrites
-    /// incrementally for the same reason), so a fast writer under everysec costs more fsyncs, never unbounded memory.
-    /// </summary>
-    private const int MaxUnsyncedBytes = 8 * 1024 * 1024;
 
     private readonly LogOptions _options;
     private readonly string _directory;
@@ -30,6 +24,11 @@ internal sealed class LogWriter
     private readonly Func<TimeSpan> _untilFsync;
     private readonly Thread _thread;
     private readonly UnsyncedRegion _unsynced = new();
+
+    // The writer's state below is touched only with this held: by the writer thread, or by a leader (TryLead).
+    private readonly Lock _token = new();
+    private PendingBatch? _handover;
+    private bool _stopped;
     private SegmentInfo _current;
     private SafeFileHandle _currentHandle;
     private ulong _lastWrittenSequence;
@@ -38,8 +37,8 @@ internal sealed class LogWriter
     private bool _rewriteUnsynced;
     private int _attemptsWhileClosing;
 
-    private TaskCompletionSource _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _writtenAwaited;
+    private readonly WrittenSignal _writtenSignal = new();
+    private readonly Func<ulong> _lastWritten;
 
     private long _fsyncs;
     private long _groupCommits;
@@ -60,7 +59,8 @@ internal sealed class LogWriter
         _manifest = manifest;
         _locator = locator;
         _meter = meter;
-        _untilFsync = UntilFsync;
+        _lastWritten = () => LastWrittenSequence;
+        _untilFsync = options.Fsync == FsyncPolicy.Always ? UntilFsync : UntilFsyncOrCheck;
         _lastWrittenSequence = lastSequence;
         _lastFsyncTimestamp = _time.GetTimestamp();
 
@@ -111,29 +111,78 @@ internal sealed class LogWriter
     /// <summary>Waits for the thread to end; call after closing the append buffer.</summary>
     public void Join() => _thread.Join();
 
-    /// <summary>
-    /// Completes once the writer has written a record after <paramref name="sequence"/> (at once if it already has), so a
-    /// replication stream sleeps until there is something to ship instead of polling. Costs the writer nothing while
-    /// nobody waits.
-    /// </summary>
-    public Task WhenWrittenAfter(ulong sequence)
-    {
-        var written = Volatile.Read(ref _written);
-        Interlocked.Exchange(ref _writtenAwaited, 1);
-        return LastWrittenSequence > sequence ? Task.CompletedTask : written.Task;
-    }
+    /// <inheritdoc cref="WrittenSignal.WhenWrittenAfter"/>
+    public Task WhenWrittenAfter(ulong sequence) => _writtenSignal.WhenWrittenAfter(sequence, _lastWritten);
 
-    private void SignalWritten()
+    /// <summary>
+    /// Under <see cref="FsyncPolicy.No"/> and <see cref="FsyncPolicy.EverySecond"/>, a thread about to wait for its
+    /// writes may write the pending batch itself instead of waking this thread and being woken back (leader/follower group
+    /// commit): it takes the writer's token if free, takes the batch, writes it with one positional write and publishes
+    /// it, which completes everyone who queued behind it. It declines (false) when the token is busy, the batch would
+    /// need an fsync or a rotation first, or a failure is being retried; the writer thread does those. A write that
+    /// fails here is handed to the writer thread, which retries it as its own.
+    /// </summary>
+    public bool TryLead()
     {
-        // The exchange is a full fence after the sequence was published: a waiter either sees the new sequence or
-        // its flag is seen here, so none sleeps through a write.
-        if (Interlocked.Exchange(ref _writtenAwaited, 0) == 0)
+        if (!_token.TryEnter())
         {
-            return;
+            return false;
         }
 
-        var done = Interlocked.Exchange(ref _written, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        done.TrySetResult();
+        try
+        {
+            if (_stopped || _handover is not null || _rewriteUnsynced || _waiters.Failure is not null)
+            {
+                return false;
+            }
+
+            long room = _options.SegmentSize - _current.Length;
+            if (_options.Fsync == FsyncPolicy.EverySecond)
+            {
+                room = Math.Min(room, _unsynced.Room);
+            }
+
+            var work = _buffer.TakeBatchNow(room);
+            if (work.Batch is null)
+            {
+                return false;
+            }
+
+            bool wasDirty = _dirty;
+            var batch = Prepare(work);
+            if (_options.Fsync == FsyncPolicy.EverySecond)
+            {
+                // The room was checked above, so the batch is kept for a rewrite like any other.
+                batch.Kept = true;
+                _unsynced.Append(batch.Bytes, batch.Offset);
+            }
+
+            try
+            {
+                WriteOnce(batch);
+            }
+            catch (Exception error) when (IsIoFailure(error))
+            {
+                _rewriteUnsynced = true;
+                _handover = batch;
+                RecordFailure("writing", error);
+                _buffer.WakeWriter(onlyIfBatchWaiting: false);
+                return false;
+            }
+
+            Complete(batch);
+            if (!wasDirty && _options.Fsync == FsyncPolicy.EverySecond)
+            {
+                // The file was clean, so the writer sleeps without a deadline: it must learn an fsync is now due.
+                _buffer.WakeWriter(onlyIfBatchWaiting: false);
+            }
+
+            return true;
+        }
+        finally
+        {
+            _token.Exit();
+        }
     }
 
     private void WriterLoop()
@@ -142,41 +191,13 @@ internal sealed class LogWriter
         {
             while (true)
             {
-                var work = _buffer.TakeWork(_untilFsync);
-                if (work.Abandoned)
+                _buffer.WaitForWork(_untilFsync);
+                lock (_token)
                 {
-                    return;
-                }
-
-                var seal = work.Seal;
-                if (work.Batch is { } batch && !WriteBatch(batch, work.Length, work.Records, work.End, work.LastSequence))
-                {
-                    seal?.Fail(new ObjectDisposedException(nameof(AppendLog)));
-                    return;
-                }
-
-                if (_options.Fsync == FsyncPolicy.EverySecond && _dirty && UntilFsync() == TimeSpan.Zero && !Sync("fsync of"))
-                {
-                    seal?.Fail(new ObjectDisposedException(nameof(AppendLog)));
-                    return;
-                }
-
-                if (seal is not null && work.Closing)
-                {
-                    seal.Fail(new ObjectDisposedException(nameof(AppendLog)));
-                    seal = null;
-                }
-
-                if ((seal is not null || _current.Length >= _options.SegmentSize) && !Rotate(seal))
-                {
-                    return;
-                }
-
-                if (work.Closing)
-                {
-                    // Everything appended before close was in this batch; make it durable whatever the policy.
-                    Sync("closing fsync of");
-                    return;
+                    if (!Turn())
+                    {
+                        return;
+                    }
                 }
             }
         }
@@ -187,9 +208,78 @@ internal sealed class LogWriter
         }
         finally
         {
-            StopWaiters();
-            _currentHandle.Dispose();
+            lock (_token)
+            {
+                _stopped = true;
+                StopWaiters();
+                _currentHandle.Dispose();
+            }
         }
+    }
+
+    /// <summary>One turn of the writer, with its token held: false when the writer stops.</summary>
+    private bool Turn()
+    {
+        if (_handover is { } handedOver)
+        {
+            // A leader's write failed: retried here as the writer's own, before anything newer.
+            _handover = null;
+            if (!FinishBatch(handedOver))
+            {
+                return false;
+            }
+        }
+
+        var work = _buffer.TakeWork();
+        if (work.Abandoned)
+        {
+            return false;
+        }
+
+        var seal = work.Seal;
+        if (work.Batch is not null && !FinishBatch(Prepare(work)))
+        {
+            seal?.Fail(new ObjectDisposedException(nameof(AppendLog)));
+            return false;
+        }
+
+        if (_options.Fsync == FsyncPolicy.EverySecond && _dirty && UntilFsync() == TimeSpan.Zero && !Sync("fsync of"))
+        {
+            seal?.Fail(new ObjectDisposedException(nameof(AppendLog)));
+            return false;
+        }
+
+        if (seal is not null && work.Closing)
+        {
+            seal.Fail(new ObjectDisposedException(nameof(AppendLog)));
+            seal = null;
+        }
+
+        if ((seal is not null || _current.Length >= _options.SegmentSize) && !Rotate(seal))
+        {
+            return false;
+        }
+
+        if (work.Closing)
+        {
+            // Everything appended before close was in this batch; make it durable whatever the policy.
+            Sync("closing fsync of");
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Where leaders write, appends made for a waiter do not wake this thread; should the wait never come, the writer
+    /// still finds the batch within this long.
+    /// </summary>
+    private static readonly TimeSpan UnwokenBatchCheck = TimeSpan.FromMilliseconds(100);
+
+    private TimeSpan UntilFsyncOrCheck()
+    {
+        var untilFsync = UntilFsync();
+        return untilFsync == Timeout.InfiniteTimeSpan || untilFsync > UnwokenBatchCheck ? UnwokenBatchCheck : untilFsync;
     }
 
     /// <summary>
@@ -207,50 +297,50 @@ internal sealed class LogWriter
         return remaining <= TimeSpan.Zero ? TimeSpan.Zero : remaining;
     }
 
-    /// <summary>Writes one batch at the segment's end, fsyncs it under Always, and publishes it. False when the log closed while the write kept failing.</summary>
-    private bool WriteBatch(byte[] buffer, int length, int records, long end, ulong lastSequence)
+    /// <summary>A batch about to be written: its records sealed (CRCs) and its place at the segment's end.</summary>
+    private PendingBatch Prepare(in WriterWork work)
     {
-        LogRecordCodec.SealAll(buffer.AsSpan(0, length));
-        long offset = _current.Length;
-        bool keep = _options.Fsync == FsyncPolicy.EverySecond;
-        if (keep && !_unsynced.IsEmpty && !_unsynced.Fits(length) && !Sync("fsync of"))
+        var buffer = work.Batch!;
+        LogRecordCodec.SealAll(buffer.AsSpan(0, work.Length));
+        return new PendingBatch
         {
-            // Memory, not the clock, said it was time to fsync, and the log closed while that kept failing.
-            return false;
-        }
+            Buffer = buffer,
+            Length = work.Length,
+            Records = work.Records,
+            End = work.End,
+            LastSequence = work.LastSequence,
+            Offset = _current.Length,
+        };
+    }
 
-        // A batch bigger than the whole region is not kept; it is fsynced on its own instead.
-        bool kept = keep && _unsynced.Fits(length);
-        if (kept)
+    /// <summary>
+    /// Writes a batch (retrying until it works or the log closes), fsyncs it where the policy or its size says, and
+    /// publishes it. False when the log closed while the write kept failing.
+    /// </summary>
+    private bool FinishBatch(PendingBatch batch)
+    {
+        bool keep = _options.Fsync == FsyncPolicy.EverySecond;
+        if (!batch.Kept)
         {
-            _unsynced.Append(buffer.AsSpan(0, length), offset);
+            if (keep && !_unsynced.IsEmpty && !_unsynced.Fits(batch.Length) && !Sync("fsync of"))
+            {
+                // Memory, not the clock, said it was time to fsync, and the log closed while that kept failing.
+                return false;
+            }
+
+            // A batch bigger than the whole region is not kept; it is fsynced on its own instead.
+            batch.Kept = keep && _unsynced.Fits(batch.Length);
+            if (batch.Kept)
+            {
+                _unsynced.Append(batch.Bytes, batch.Offset);
+            }
         }
 
         while (true)
         {
             try
             {
-                if (_rewriteUnsynced && !_unsynced.IsEmpty)
-                {
-                    // After a failed write or fsync the kernel may have dropped the pages: write it all again at the same offsets.
-                    WriteUnsynced();
-                    if (!kept)
-                    {
-                        WriteAt(buffer.AsSpan(0, length), offset);
-                    }
-                }
-                else
-                {
-                    WriteAt(buffer.AsSpan(0, length), offset);
-                }
-
-                _rewriteUnsynced = false;
-                _dirty = true;
-                if (_options.Fsync == FsyncPolicy.Always || (keep && !kept))
-                {
-                    Fsync();
-                }
-
+                WriteOnce(batch);
                 break;
             }
             catch (Exception error) when (IsIoFailure(error))
@@ -263,23 +353,54 @@ internal sealed class LogWriter
             }
         }
 
-        _current.Length += length;
-        _manifest.Grew(length);
-        _locator.Written(_current.Id, offset, end - length, end);
-        Volatile.Write(ref _lastWrittenSequence, lastSequence);
-        SignalWritten();
-        Interlocked.Increment(ref _groupCommits);
-        Interlocked.Add(ref _recordsWritten, records);
-        _meter.Committed(records);
-        if (records > Interlocked.Read(ref _maxRecordsPerCommit))
+        Complete(batch);
+        return true;
+    }
+
+    /// <summary>One attempt: the bytes at their offset (after rewriting what an earlier failure may have lost), and an fsync where one is owed.</summary>
+    private void WriteOnce(in PendingBatch batch)
+    {
+        if (_rewriteUnsynced && !_unsynced.IsEmpty)
         {
-            Interlocked.Exchange(ref _maxRecordsPerCommit, records);
+            // After a failed write or fsync the kernel may have dropped the pages: write it all again at the same offsets.
+            WriteUnsynced();
+            if (!batch.Kept)
+            {
+                WriteAt(batch.Bytes, batch.Offset);
+            }
+        }
+        else
+        {
+            WriteAt(batch.Bytes, batch.Offset);
+        }
+
+        _rewriteUnsynced = false;
+        _dirty = true;
+        if (_options.Fsync == FsyncPolicy.Always || (_options.Fsync == FsyncPolicy.EverySecond && !batch.Kept))
+        {
+            Fsync();
+        }
+    }
+
+    /// <summary>The batch is in the file: count it, free its buffer, publish its end.</summary>
+    private void Complete(in PendingBatch batch)
+    {
+        _current.Length += batch.Length;
+        _manifest.Grew(batch.Length);
+        _locator.Written(_current.Id, batch.Offset, batch.End - batch.Length, batch.End);
+        Volatile.Write(ref _lastWrittenSequence, batch.LastSequence);
+        _writtenSignal.Signal();
+        Interlocked.Increment(ref _groupCommits);
+        Interlocked.Add(ref _recordsWritten, batch.Records);
+        _meter.Committed(batch.Records);
+        if (batch.Records > Interlocked.Read(ref _maxRecordsPerCommit))
+        {
+            Interlocked.Exchange(ref _maxRecordsPerCommit, batch.Records);
         }
 
         // The bytes are in the file and, where a rewrite may be needed, in the unsynced region: the batch buffer is free.
-        _buffer.ReturnBuffer(buffer);
-        Publish(end);
-        return true;
+        _buffer.ReturnBuffer(batch.Buffer);
+        Publish(batch.End);
     }
 
     /// <summary>fsyncs the current segment (rewriting first if an earlier attempt failed), retrying until it works or the log closes.</summary>
@@ -414,11 +535,16 @@ internal sealed class LogWriter
     /// <summary>Records a failed write or fsync, faults the waiters, and waits before the retry. False when the log is closing and the last attempt failed too.</summary>
     private bool FailAndWait(string action, Exception error)
     {
+        RecordFailure(action, error);
+        return _buffer.WaitToRetry(_options.RetryInterval, ref _attemptsWhileClosing);
+    }
+
+    private void RecordFailure(string action, Exception error)
+    {
         Interlocked.Increment(ref _writeErrors);
         var failure = new LogWriteException($"cairn log: {action} {_current.Path} failed: {error.Message}", error);
         Volatile.Write(ref _lastError, failure.Message);
         EnterFailure(failure, logIt: _waiters.Failure is null);
-        return _buffer.WaitToRetry(_options.RetryInterval, ref _attemptsWhileClosing);
     }
 
     private void EnterFailure(LogWriteException failure, bool logIt)
@@ -439,41 +565,4 @@ internal sealed class LogWriter
     }
 
     private static bool IsIoFailure(Exception error) => error is IOException or UnauthorizedAccessException;
-
-    /// <summary>
-    /// The bytes written to the current segment since its last good fsync, in one reused region. They are
-    /// contiguous (the segment only grows, and rotation fsyncs first), so a rewrite is a single write.
-    /// </summary>
-    private sealed class UnsyncedRegion
-    {
-        private byte[] _bytes = [];
-
-        public long StartOffset { get; private set; }
-
-        public int Length { get; private set; }
-
-        public bool IsEmpty => Length == 0;
-
-        public ReadOnlySpan<byte> Bytes => _bytes.AsSpan(0, Length);
-
-        public bool Fits(int length) => (long)Length + length <= MaxUnsyncedBytes;
-
-        public void Append(ReadOnlySpan<byte> data, long offset)
-        {
-            if (Length == 0)
-            {
-                StartOffset = offset;
-            }
-
-            if (_bytes.Length < Length + data.Length)
-            {
-                Array.Resize(ref _bytes, (int)Math.Min(MaxUnsyncedBytes, Math.Max((long)_bytes.Length * 2, Length + data.Length)));
-            }
-
-            data.CopyTo(_bytes.AsSpan(Length));
-            Length += data.Length;
-        }
-
-        public void Clear() => Length = 0;
-    }
 }
