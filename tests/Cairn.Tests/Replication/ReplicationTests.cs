@@ -253,6 +253,44 @@ public sealed class ReplicationTests : IDisposable
         await other.RoundTripAsync("replicate - 0\r\n", "SERVER_ERROR this node is a replica; replicate from its primary\r\n");
     }
 
+    [Fact]
+    public async Task A_replica_with_less_memory_keeps_the_rest_of_the_values_on_disk_and_serves_them_all()
+    {
+        await using var primary = await StartPrimaryAsync();
+        await using var replica = await TestServer.StartAsync(options =>
+        {
+            options.DataDirectory = _replicaDirectory;
+            options.ReplicaOf = $"127.0.0.1:{primary.Port}";
+            options.MemoryLimitBytes = 1024 * 1024;
+        });
+        using var writer = await primary.ConnectAsync();
+        const int Keys = 3000;
+        static string ValueOf(int i) => string.Concat(Enumerable.Repeat($"replicated-{i}-", 100))[..1000];
+        for (int start = 0; start < Keys; start += 100)
+        {
+            var batch = new System.Text.StringBuilder();
+            for (int i = start; i < start + 100; i++)
+            {
+                batch.Append(System.Globalization.CultureInfo.InvariantCulture, $"set k{i} {i} 0 1000\r\n{ValueOf(i)}\r\n");
+            }
+
+            await writer.RoundTripAsync(batch.ToString(), string.Concat(Enumerable.Repeat("STORED\r\n", 100)));
+        }
+
+        // The replica applies each record after logging it, so the values it cannot hold are read back from its own log.
+        using var reader = await replica.ConnectAsync();
+        await WaitForAsync(reader, $"get k{Keys - 1}\r\n", $"VALUE k{Keys - 1} {Keys - 1} 1000\r\n{ValueOf(Keys - 1)}\r\nEND\r\n");
+        Assert.True(long.Parse((await StatsAsync(reader, "stats"))["items_on_disk_only"], System.Globalization.CultureInfo.InvariantCulture) > Keys / 2);
+        for (int i = 0; i < Keys; i++)
+        {
+            await reader.RoundTripAsync($"get k{i}\r\n", $"VALUE k{i} {i} 1000\r\n{ValueOf(i)}\r\nEND\r\n");
+        }
+
+        var stats = await StatsAsync(reader, "stats");
+        Assert.True(long.Parse(stats["cold_reads"], System.Globalization.CultureInfo.InvariantCulture) > Keys / 2);
+        Assert.Equal("0", stats["cold_read_errors"]);
+    }
+
     private Task<TestServer> StartPrimaryAsync() => TestServer.StartAsync(options => options.DataDirectory = _primaryDirectory);
 
     private Task<TestServer> StartReplicaAsync(int primaryPort, bool replicaOfEnabled = false) => TestServer.StartAsync(options =>
@@ -283,9 +321,9 @@ public sealed class ReplicationTests : IDisposable
     }
 
     /// <summary>"stats replication" as name/value pairs (the replication tests' one reader of it).</summary>
-    internal static async Task<Dictionary<string, string>> StatsAsync(TestClient client)
+    internal static async Task<Dictionary<string, string>> StatsAsync(TestClient client, string command = "stats replication")
     {
-        await client.SendAsync("stats replication\r\n");
+        await client.SendAsync(command + "\r\n");
         var stats = new Dictionary<string, string>();
         for (var line = (await client.ReadLineAsync()).TrimEnd(); line != "END"; line = (await client.ReadLineAsync()).TrimEnd())
         {
