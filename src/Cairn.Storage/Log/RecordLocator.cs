@@ -53,15 +53,27 @@ internal sealed class RecordLocator : IDisposable
         long position = DiskLocation.LogicalPosition(location);
         lock (_gate)
         {
-            for (int i = _bases.Count - 1; i >= 0; i--)
+            // Bases grow with the segments, one per segment this process wrote: binary search for the last that starts at or before.
+            int low = 0, high = _bases.Count - 1, found = -1;
+            while (low <= high)
             {
-                var (id, start) = _bases[i];
-                if (start + LogRecordCodec.SegmentHeaderSize <= position)
+                int middle = low + ((high - low) / 2);
+                if (_bases[middle].Base + LogRecordCodec.SegmentHeaderSize <= position)
                 {
-                    segmentId = id;
-                    offset = position - start;
-                    return true;
+                    found = middle;
+                    low = middle + 1;
                 }
+                else
+                {
+                    high = middle - 1;
+                }
+            }
+
+            if (found >= 0)
+            {
+                (segmentId, long start) = _bases[found];
+                offset = position - start;
+                return true;
             }
         }
 
