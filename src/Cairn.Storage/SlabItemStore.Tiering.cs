@@ -262,17 +262,8 @@ public sealed unsafe partial class SlabItemStore
         try
         {
             var whole = buffer.AsSpan(0, oldLength + incoming);
-            if (concatenates)
-            {
-                ref Entry old = ref shard.Entries[index];
-                var oldValue = new ReadOnlySpan<byte>((byte*)old.Data + old.KeyLength, oldLength);
-                oldValue.CopyTo(mode == StoreMode.Append ? whole[..oldLength] : whole[incoming..]);
-                value.CopyTo(mode == StoreMode.Append ? whole[oldLength..] : whole[..incoming]);
-            }
-            else
-            {
-                value.CopyTo(whole);
-            }
+            var oldValue = concatenates ? new ReadOnlySpan<byte>((byte*)shard.Entries[index].Data + key.Length, oldLength) : default;
+            WriteJoined(concatenates ? mode : StoreMode.Set, oldValue, value, whole);
 
             nint stub = (nint)NativeMemory.Alloc((nuint)key.Length);
             key.CopyTo(new Span<byte>((void*)stub, key.Length));

@@ -308,20 +308,7 @@ public sealed unsafe partial class SlabItemStore : IItemStore
             {
                 ref Entry old = ref shard.Entries[index];
                 var oldValue = new ReadOnlySpan<byte>((byte*)old.Data + old.KeyLength, oldValueLength);
-                switch (mode)
-                {
-                    case StoreMode.Append:
-                        oldValue.CopyTo(new Span<byte>(target, oldValueLength));
-                        value.CopyTo(new Span<byte>(target + oldValueLength, (int)incoming));
-                        break;
-                    case StoreMode.Prepend:
-                        value.CopyTo(new Span<byte>(target, (int)incoming));
-                        oldValue.CopyTo(new Span<byte>(target + incoming, oldValueLength));
-                        break;
-                    default:
-                        value.CopyTo(new Span<byte>(target, valueLength));
-                        break;
-                }
+                WriteJoined(mode, oldValue, value, new Span<byte>(target, valueLength));
 
                 FreeData(old.SlabClass, old.Data, old.KeyLength + oldValueLength);
                 shard.Rebind(index, chunk, valueLength, slabClass);
@@ -493,6 +480,25 @@ public sealed unsafe partial class SlabItemStore : IItemStore
         {
             var view = ViewOf(ref e);
             e.Location = journal.Stored(view.Key, view.Value, view.Flags, view.ExpiresAt, view.Cas, view.StoredAt, view.Stale);
+        }
+    }
+
+    /// <summary>The value a store leaves into fresh memory: the incoming bytes, or for append and prepend the old value joined with them.</summary>
+    private static void WriteJoined(StoreMode mode, ReadOnlySpan<byte> oldValue, scoped in ItemValue incoming, Span<byte> destination)
+    {
+        switch (mode)
+        {
+            case StoreMode.Append:
+                oldValue.CopyTo(destination);
+                incoming.CopyTo(destination[oldValue.Length..]);
+                break;
+            case StoreMode.Prepend:
+                incoming.CopyTo(destination);
+                oldValue.CopyTo(destination[(int)incoming.Length..]);
+                break;
+            default:
+                incoming.CopyTo(destination);
+                break;
         }
     }
 

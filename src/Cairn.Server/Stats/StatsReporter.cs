@@ -169,13 +169,13 @@ public sealed class StatsReporter(ServerContext context)
         yield return ("reclaimed", Num(store.Reclaimed));
         yield return ("total_malloced", Num(store.TotalMallocedPages));
         yield return ("bytes", Num(store.Bytes));
-        foreach (var line in Persistence())
+        foreach (var line in Persistence(store))
         {
             yield return line;
         }
     }
 
-    private IEnumerable<(string, string)> Persistence()
+    private IEnumerable<(string, string)> Persistence(Cairn.Storage.StoreStatistics store)
     {
         var durability = context.Durability;
         yield return ("persist", durability is null ? "no" : "yes");
@@ -205,7 +205,7 @@ public sealed class StatsReporter(ServerContext context)
         yield return ("recovery_bytes", Num(recovery.Bytes));
         yield return ("recovery_torn_bytes_removed", Num(recovery.TornBytesRemoved));
         yield return ("log_disk_limit", Num(context.Options.DiskLimitBytes));
-        foreach (var line in ValuesOnDisk(context.Store.GetStatistics()))
+        foreach (var line in ValuesOnDisk(store))
         {
             yield return line;
         }

@@ -13,6 +13,7 @@ public sealed class LeaderWriteTests : IDisposable
     private volatile bool _failWrites;
     private volatile int _waitingThread;
     private int _writesByWaiter;
+    private int _fsyncsByWaiter;
 
     public void Dispose() => _directory.Dispose();
 
@@ -46,10 +47,12 @@ public sealed class LeaderWriteTests : IDisposable
         using (var log = harness.Open())
         {
             long position = AppendSet(log, "k", "v");
-
-            // Nobody woke the writer for this append, so only the wait's nudge can get it written.
-            await log.WaitForDurableAsync(position).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            _waitingThread = Environment.CurrentManagedThreadId;
+            var wait = log.WaitForDurableAsync(position);
+            _waitingThread = 0;
+            await wait.AsTask().WaitAsync(TimeSpan.FromSeconds(10));
             Assert.Equal(1, log.GetStatistics().Fsyncs);
+            Assert.Equal(0, _writesByWaiter + _fsyncsByWaiter);
         }
     }
 
@@ -89,6 +92,11 @@ public sealed class LeaderWriteTests : IDisposable
             if (operation == LogIoOperation.Write && Environment.CurrentManagedThreadId == _waitingThread)
             {
                 _writesByWaiter++;
+            }
+
+            if (operation == LogIoOperation.Fsync && Environment.CurrentManagedThreadId == _waitingThread)
+            {
+                _fsyncsByWaiter++;
             }
 
             if (_failWrites && operation == LogIoOperation.Write)
