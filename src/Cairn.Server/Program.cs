@@ -1,13 +1,5 @@
 using Cairn.Server.Hosting;
 
-// Requests are answered without blocking, so socket completions can run them on the epoll thread; measured
-// with bench/compare_memcaslap.py this cuts server CPU per operation by about a fifth. Must precede any socket.
-const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
-if (Environment.GetEnvironmentVariable(InlineCompletions) is null)
-{
-    Environment.SetEnvironmentVariable(InlineCompletions, "1");
-}
-
 ServerOptions? options = null;
 try
 {

@@ -59,17 +59,11 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
         }
     }
 
-    /// <summary>
-    /// Picks the protocol as memcached does with -B auto: a first byte of 0x80 (the binary request magic)
-    /// means binary for the life of the connection, anything else text. Null when the peer left first.
-    /// </summary>
+    /// <summary>Null when the peer left before its first byte; otherwise the session <see cref="ProtocolFor"/> picks.</summary>
     private async Task<IProtocolSession?> StartSessionAsync(PipeReader input, ConnectionInfo info)
     {
-        // Authentication pins the protocol it guards whatever -B says, so the other protocol cannot bypass it:
-        // -S serves only binary (text is dropped at its first "header"), -Y only text (binary bytes read as lines).
-        var mode = context.SaslRequired ? ProtocolMode.Binary : context.AsciiAuthRequired ? ProtocolMode.Ascii : context.Options.Protocol;
-        var binary = mode == ProtocolMode.Binary;
-        if (mode == ProtocolMode.Auto)
+        byte? firstByte = null;
+        if (ProtocolFor(context, firstByte: null) is null)
         {
             var result = await input.ReadAsync();
             var buffer = result.Buffer;
@@ -79,15 +73,35 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
                 return null;
             }
 
-            binary = FirstByte(buffer) == BinaryHeader.RequestMagic;
+            firstByte = FirstByte(buffer);
 
             // Nothing consumed or examined: the loop's first read sees these bytes again at once.
             input.AdvanceTo(buffer.Start);
         }
 
-        // -B ascii reads binary bytes as text, and -B binary drops text once a "header" fails its magic: both as memcached.
-        return binary ? new BinaryProtocolSession(context, info) : new TextProtocolSession(context, info);
+        return CreateSession(context, info, firstByte);
     }
+
+    /// <summary>
+    /// Picks the protocol as memcached does with -B auto: a first byte of 0x80 (the binary request magic) means binary
+    /// for the life of the connection, anything else text. Null when -B auto must wait for <paramref name="firstByte"/>.
+    /// </summary>
+    internal static ProtocolMode? ProtocolFor(ServerContext context, byte? firstByte)
+    {
+        // Authentication pins the protocol it guards whatever -B says, so the other protocol cannot bypass it:
+        // -S serves only binary (text is dropped at its first "header"), -Y only text (binary bytes read as lines).
+        var mode = context.SaslRequired ? ProtocolMode.Binary : context.AsciiAuthRequired ? ProtocolMode.Ascii : context.Options.Protocol;
+        if (mode != ProtocolMode.Auto)
+        {
+            return mode;
+        }
+
+        return firstByte is { } first ? first == BinaryHeader.RequestMagic ? ProtocolMode.Binary : ProtocolMode.Ascii : null;
+    }
+
+    /// <summary>-B ascii reads binary bytes as text, and -B binary drops text once a "header" fails its magic: both as memcached.</summary>
+    internal static IProtocolSession CreateSession(ServerContext context, ConnectionInfo info, byte? firstByte) =>
+        ProtocolFor(context, firstByte) == ProtocolMode.Binary ? new BinaryProtocolSession(context, info) : new TextProtocolSession(context, info);
 
     private static byte FirstByte(in ReadOnlySequence<byte> buffer)
     {
@@ -102,12 +116,17 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
         return 0;
     }
 
-    private async Task RunAsync(IProtocolSession session, ConnectionContext connection, ConnectionInfo info)
+    private Task RunAsync(IProtocolSession session, ConnectionContext connection, ConnectionInfo info) =>
+        RunPipeLoopAsync(context, logger, session, connection.Transport.Input, connection.Transport.Output, info,
+            () => connection.Abort(new ConnectionAbortedException("the log could not be written")));
+
+    /// <summary>
+    /// The loop over pipes, for connections the event loops do not carry: TLS (Kestrel's middleware hands over a pipe
+    /// over the SslStream) and connections a command turned into a stream (a replica's log stream, compact).
+    /// </summary>
+    internal static async Task RunPipeLoopAsync(ServerContext context, ILogger logger, IProtocolSession session, PipeReader input, PipeWriter output, ConnectionInfo info, Action abort)
     {
-        var input = connection.Transport.Input;
-        var output = connection.Transport.Output;
         var totals = session.Counters;
-        var durability = context.Durability;
         while (true)
         {
             info.State = "conn_waiting";
@@ -134,26 +153,19 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
                 input.AdvanceTo(buffer.Start, buffer.End);
             }
 
-            // The acknowledgement barrier: replies to this batch's writes leave only once the log holds them
-            // (and, with replication confirming writes, the replicas and the lease too).
             string? refusal = null;
-            if (durability is not null && session.TakeWritesPending())
+            if (context.Durability is not null && session.TakeWritesPending())
             {
                 info.State = "conn_io_queue"; // memcached's name for waiting on queued I/O: here, the log
-                var batchEnd = durability.Log.LastAppendedSequence;
                 try
                 {
-                    await durability.WaitForDurableAsync();
-                    if (held is { HasWrites: true })
-                    {
-                        refusal = await context.Replication!.ConfirmAsync(batchEnd);
-                    }
+                    refusal = await AcknowledgementBarrier.PassAsync(context, held);
                 }
                 catch (LogWriteException error)
                 {
                     // Never acknowledged, so nothing is lost: drop the connection with its replies unsent.
                     LogUnacknowledged(logger, info.Id, error.Message);
-                    connection.Abort(new ConnectionAbortedException("the log could not be written"));
+                    abort();
                     return;
                 }
             }
@@ -198,13 +210,13 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
     }
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "connection {Id}: replies withheld and connection dropped, the log could not be written: {Reason}")]
-    private static partial void LogUnacknowledged(ILogger logger, long id, string reason);
+    internal static partial void LogUnacknowledged(ILogger logger, long id, string reason);
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "connection {Id} opened from {Remote}")]
-    private static partial void LogOpened(ILogger logger, long id, System.Net.EndPoint? remote);
+    internal static partial void LogOpened(ILogger logger, long id, System.Net.EndPoint? remote);
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "connection {Id} closed")]
-    private static partial void LogClosed(ILogger logger, long id);
+    internal static partial void LogClosed(ILogger logger, long id);
 
 }
 
