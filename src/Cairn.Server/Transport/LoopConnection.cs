@@ -25,12 +25,10 @@ internal sealed class LoopConnection
     private readonly ServerContext _context;
     private readonly ILogger _logger;
     private readonly ReplyBuffer _replies = new();
-    private readonly int _maxBuffered;
     private readonly Action _stop;
     private ConnectionInfo _info = null!;
     private IProtocolSession? _session;
-    private byte[]? _pending;
-    private int _pendingLength;
+    private readonly PendingRequest _pending;
     private HeldReplies? _held;
     private BatchOutcome _outcome;
     private uint _watching;
@@ -52,7 +50,7 @@ internal sealed class LoopConnection
         _stop = Stop;
 
         // As Kestrel's limit was: a storage command is answered only once its whole data block is buffered.
-        _maxBuffered = Math.Max(context.Options.MaxItemSize, context.Options.MaxGetLineLength) + (64 * 1024);
+        _pending = new PendingRequest(Math.Max(context.Options.MaxItemSize, context.Options.MaxGetLineLength) + (64 * 1024));
     }
 
     public ulong Token { get; private set; }
@@ -114,7 +112,7 @@ internal sealed class LoopConnection
         {
             if ((events & (LinuxSockets.Writable | LinuxSockets.Error | LinuxSockets.HangUp)) != 0 && SendReplies() && AfterBatch())
             {
-                Answer(_pending!, _pendingLength);
+                Answer(_pending.Bytes);
             }
         }
         else
@@ -161,7 +159,7 @@ internal sealed class LoopConnection
 
         _socket.Dispose();
         _replies.Release();
-        KeepNothing();
+        _pending.Release();
         EndSession();
     }
 
@@ -169,7 +167,7 @@ internal sealed class LoopConnection
     {
         while (!_closed && !_parked && !_blocked && !_detached)
         {
-            var into = _pending is null ? _loop.ReceiveBuffer.AsSpan() : RoomInPending();
+            var into = _pending.IsEmpty ? _loop.ReceiveBuffer.AsSpan() : _pending.Room();
             if (into.IsEmpty)
             {
                 // A request bigger than any command may be: nothing more can complete it.
@@ -197,24 +195,24 @@ internal sealed class LoopConnection
             if (read == 0)
             {
                 _peerDone = true;
-                if (_pending is null)
+                if (_pending.IsEmpty)
                 {
                     Close();
                     return;
                 }
 
-                Answer(_pending, _pendingLength);
+                Answer(_pending.Bytes);
                 return;
             }
 
-            if (_pending is null)
+            if (_pending.IsEmpty)
             {
-                Answer(_loop.ReceiveBuffer, read);
+                Answer(_loop.ReceiveBuffer.AsMemory(0, read));
             }
             else
             {
-                _pendingLength += read;
-                Answer(_pending, _pendingLength);
+                _pending.Commit(read);
+                Answer(_pending.Bytes);
             }
 
             if (read < into.Length)
@@ -225,25 +223,23 @@ internal sealed class LoopConnection
         }
     }
 
-    /// <summary>Answers the complete requests in data[0..length), then passes the barrier and sends, batch by batch.</summary>
-    private void Answer(byte[] data, int length)
+    /// <summary>
+    /// Answers the complete requests in <paramref name="data"/> (the loop's buffer, or what was pending), then passes
+    /// the barrier and sends, batch by batch; a request cut off at the end is kept for the next read.
+    /// </summary>
+    private void Answer(ReadOnlyMemory<byte> data)
     {
-        if (_session is null)
-        {
-            _session = MemcachedConnectionHandler.CreateSession(_context, _info, data[0]);
-        }
-
-        var offset = 0;
+        _session ??= MemcachedConnectionHandler.CreateSession(_context, _info, data.Span[0]);
         while (true)
         {
-            var unread = new ReadOnlySequence<byte>(data, offset, length - offset);
+            var unread = new ReadOnlySequence<byte>(data);
             var before = unread.Length;
             _held = _session.HeldReplies;
             _info.State = "conn_parse_cmd";
             _outcome = _session.Process(ref unread, (PipeWriter?)_held ?? _replies);
             var consumed = (int)(before - unread.Length);
             _session.Counters.Add(Counter.BytesRead, consumed);
-            Keep(data, offset + consumed, length);
+            _pending.Keep(data.Span[consumed..]);
 
             string? refusal = null;
             if (_context.Durability is not null && _session.TakeWritesPending())
@@ -273,9 +269,7 @@ internal sealed class LoopConnection
                 return;
             }
 
-            data = _pending!;
-            length = _pendingLength;
-            offset = 0;
+            data = _pending.Bytes;
         }
     }
 
@@ -285,7 +279,7 @@ internal sealed class LoopConnection
         _info.State = "conn_waiting";
         switch (_outcome)
         {
-            case BatchOutcome.FlushAndContinue when _pending is not null:
+            case BatchOutcome.FlushAndContinue when !_pending.IsEmpty:
                 return true;
             case BatchOutcome.AwaitOperation:
                 Detach();
@@ -367,7 +361,7 @@ internal sealed class LoopConnection
         _held?.ReleaseTo(_replies, refusal);
         if (SendReplies() && AfterBatch())
         {
-            Answer(_pending!, _pendingLength);
+            Answer(_pending.Bytes);
         }
 
         Watch();
@@ -400,60 +394,6 @@ internal sealed class LoopConnection
         }
     }
 
-    /// <summary>Keeps data[from..length) (a request not yet complete) for the next read; the loop's buffer is reused.</summary>
-    private void Keep(byte[] data, int from, int length)
-    {
-        var left = length - from;
-        if (left == 0)
-        {
-            KeepNothing();
-            return;
-        }
-
-        if (data == _pending)
-        {
-            if (from > 0)
-            {
-                Buffer.BlockCopy(data, from, data, 0, left);
-            }
-        }
-        else
-        {
-            var kept = ArrayPool<byte>.Shared.Rent(Math.Max(left, 4096));
-            Buffer.BlockCopy(data, from, kept, 0, left);
-            KeepNothing();
-            _pending = kept;
-        }
-
-        _pendingLength = left;
-    }
-
-    private void KeepNothing()
-    {
-        if (_pending is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_pending);
-            _pending = null;
-        }
-
-        _pendingLength = 0;
-    }
-
-    /// <summary>Free room after the kept bytes, grown (up to the largest request) when a quarter or less is left.</summary>
-    private Span<byte> RoomInPending()
-    {
-        var pending = _pending!;
-        if (pending.Length - _pendingLength <= pending.Length / 4 && pending.Length < _maxBuffered)
-        {
-            var grown = ArrayPool<byte>.Shared.Rent(Math.Min(pending.Length * 2, _maxBuffered));
-            Buffer.BlockCopy(pending, 0, grown, 0, _pendingLength);
-            ArrayPool<byte>.Shared.Return(pending);
-            _pending = pending = grown;
-        }
-
-        return pending.AsSpan(_pendingLength, Math.Min(pending.Length, _maxBuffered) - _pendingLength);
-    }
-
     /// <summary>
     /// Leaves the loop for the pipe loop over a NetworkStream: the command's wait (and a replica's log stream) is written
     /// against pipes. Bytes already read and replies not yet sent go with it, in order.
@@ -462,8 +402,8 @@ internal sealed class LoopConnection
     {
         _detached = true;
         _loop.Unregister(_fd, Token);
-        var leftover = _pending.AsSpan(0, _pendingLength).ToArray();
-        KeepNothing();
+        var leftover = _pending.Bytes.ToArray();
+        _pending.Release();
         var unsent = _replies.TakeUnsent();
         _ = Task.Run(() => RunDetachedAsync(leftover, unsent));
     }
