@@ -23,6 +23,7 @@ internal sealed unsafe partial class EventLoop : IDisposable
     private readonly List<LoopConnection?> _slots = [];
     private readonly Stack<int> _freeSlots = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly HashSet<Task> _detached = [];
     private int _signalled;
     private uint _generation;
     private int _live;
@@ -44,6 +45,37 @@ internal sealed unsafe partial class EventLoop : IDisposable
     public byte[] ReceiveBuffer { get; } = GC.AllocateUninitializedArray<byte>(64 * 1024, pinned: true);
 
     public Task Ended => _ended.Task;
+
+    /// <summary>Connections that left this loop for the pipe loop, until they end; a stop waits for them too.</summary>
+    public void TrackDetached(Task connection)
+    {
+        lock (_detached)
+        {
+            _detached.Add(connection);
+        }
+
+        connection.ContinueWith(
+            static (ended, state) =>
+            {
+                var detached = (HashSet<Task>)state!;
+                lock (detached)
+                {
+                    detached.Remove(ended);
+                }
+            },
+            _detached,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    public Task DetachedEnded()
+    {
+        lock (_detached)
+        {
+            return Task.WhenAll([.. _detached]);
+        }
+    }
 
     public void Start() => _thread.Start();
 

@@ -136,6 +136,9 @@ internal sealed class EventLoopEngine : IAsyncDisposable
             await ended;
         }
 
+        // Connections on the pipe loop (a replica's log stream) end once the host's stopping token fires.
+        var detached = Task.WhenAll(_loops.Select(loop => loop.DetachedEnded()));
+        await Task.WhenAny(detached, Task.Delay(StopGrace));
         DisposeLoops();
     }
 

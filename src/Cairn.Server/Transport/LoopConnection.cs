@@ -405,7 +405,7 @@ internal sealed class LoopConnection
         var leftover = _pending.Bytes.ToArray();
         _pending.Release();
         var unsent = _replies.TakeUnsent();
-        _ = Task.Run(() => RunDetachedAsync(leftover, unsent));
+        _loop.TrackDetached(Task.Run(() => RunDetachedAsync(leftover, unsent)));
     }
 
     private async Task RunDetachedAsync(byte[] leftover, byte[] unsent)
