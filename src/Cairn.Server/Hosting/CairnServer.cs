@@ -131,9 +131,7 @@ public sealed class CairnServer : IAsyncDisposable
         // their continuations where the socket completes instead of hopping to the thread pool and an I/O queue per
         // batch (bench/context_switches.py: 0.57 switches and 29 us of CPU per request with the hops, 0.08 and 19 without).
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
-        var tlsListeners = options.TcpEnabled && tls is not null
-            ? options.ListenAddressesOrDefault.Select(text => ListenAddress.Parse(text, options.Port)).Where(address => !address.Plain).ToList()
-            : [];
+        var tlsListeners = TcpListeners(options).Where(address => OnKestrel(options, address)).ToList();
         if (tlsListeners.Count == 0 && options.MetricsPort is null)
         {
             // Kestrel with no endpoint would listen on localhost:5000.
@@ -194,16 +192,9 @@ public sealed class CairnServer : IAsyncDisposable
         var plainEndPoints = new List<IPEndPoint>();
         try
         {
-            if (options.TcpEnabled)
+            foreach (var address in TcpListeners(options).Where(address => !OnKestrel(options, address)))
             {
-                foreach (var text in options.ListenAddressesOrDefault)
-                {
-                    var address = ListenAddress.Parse(text, options.Port);
-                    if (!options.Tls.Enabled || address.Plain)
-                    {
-                        plainEndPoints.Add(_engine.Listen(address.EndPoint));
-                    }
-                }
+                plainEndPoints.Add(_engine.Listen(address.EndPoint));
             }
 
             if (options.UnixSocketPath is not null)
@@ -244,9 +235,9 @@ public sealed class CairnServer : IAsyncDisposable
         var endPoints = new List<IPEndPoint>();
         var tlsEndPoints = new List<IPEndPoint>();
         var plain = new Queue<IPEndPoint>(plainEndPoints);
-        foreach (var text in options.TcpEnabled ? options.ListenAddressesOrDefault : [])
+        foreach (var address in TcpListeners(options))
         {
-            if (!options.Tls.Enabled || ListenAddress.Parse(text, options.Port).Plain)
+            if (!OnKestrel(options, address))
             {
                 endPoints.Add(plain.Dequeue());
             }
@@ -273,6 +264,12 @@ public sealed class CairnServer : IAsyncDisposable
             File.SetUnixFileMode(socketPath, (UnixFileMode)Context.Options.UnixSocketMask);
         }
     }
+
+    private static IEnumerable<ListenAddress> TcpListeners(ServerOptions options) =>
+        options.TcpEnabled ? options.ListenAddressesOrDefault.Select(text => ListenAddress.Parse(text, options.Port)) : [];
+
+    /// <summary>TLS listeners stay on Kestrel (its middleware gives a pipe over SslStream); plain ones go to the event loops.</summary>
+    private static bool OnKestrel(ServerOptions options, ListenAddress address) => options.Tls.Enabled && !address.Plain;
 
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
 
