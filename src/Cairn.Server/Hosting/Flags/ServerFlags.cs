@@ -82,7 +82,7 @@ public static class ServerFlags
             o => o.GrowthFactor.ToString("0.00", CultureInfo.InvariantCulture)),
         Switch('A', "enable-shutdown", "allow the \"shutdown\" command", (o, _) => o.ShutdownCommandEnabled = true),
         Switch('F', "disable-flush-all", "refuse the \"flush_all\" command", (o, _) => o.FlushEnabled = false),
-        Valued('t', "threads", "num", "event loops serving plain connections (default 4; at most the CPUs this process may use)", (o, a) => o.Threads = a.WholeNumber(), o => Num(o.Threads)),
+        Valued('t', "threads", "num", "event loops serving plain connections, at most one per CPU this process may use", (o, a) => o.Threads = a.WholeNumber(), o => Num(o.Threads)),
         Valued('B', "protocol", "name", "ascii, binary or auto: detected per connection", (o, a) =>
         {
             o.Protocol = a.OneOf(Protocols, value => $"Invalid value for binding protocol: {value} -- should be one of auto, binary, or ascii");
