@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Text;
 using BenchmarkDotNet.Attributes;
 using Cairn.Server.Hosting;
 using Cairn.Storage.Log;
@@ -34,19 +33,10 @@ public class EngineBenchmarks
         _client = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         _client.Connect(_server.EndPoints[0]);
 
-        var value = new string('v', 100);
-        var sets = new StringBuilder();
-        var gets = new StringBuilder();
-        for (var i = 0; i < BatchSize; i++)
-        {
-            sets.Append($"set key:{i:D8} 0 0 100\r\n{value}\r\n");
-            gets.Append($"get key:{i:D8}\r\n");
-        }
-
-        _setBatch = Encoding.ASCII.GetBytes(sets.ToString());
-        _getBatch = Encoding.ASCII.GetBytes(gets.ToString());
+        _setBatch = PipelinedBatches.Sets(BatchSize);
+        _getBatch = PipelinedBatches.Gets(BatchSize);
         _setReplyLength = BatchSize * "STORED\r\n".Length;
-        _getReplyLength = BatchSize * ($"VALUE key:00000000 0 100\r\n{value}\r\nEND\r\n".Length);
+        _getReplyLength = BatchSize * $"VALUE {PipelinedBatches.Key(0)} 0 {PipelinedBatches.ValueLength}\r\n{PipelinedBatches.Value}\r\nEND\r\n".Length;
         RoundTrip(_setBatch, _setReplyLength);
     }
 

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Text;
 using BenchmarkDotNet.Attributes;
 using Cairn.Protocol.Text;
 using Cairn.Server.Connections;
@@ -31,17 +30,8 @@ public class TextProtocolBenchmarks
         _store = new SlabItemStore(options.ToStoreOptions(TimeProvider.System));
         _session = new TextProtocolSession(new ServerContext(_store, options, TimeProvider.System));
 
-        var value = new string('v', 100);
-        var sets = new StringBuilder();
-        var gets = new StringBuilder();
-        for (var i = 0; i < BatchSize; i++)
-        {
-            sets.Append($"set key:{i:D8} 0 0 100\r\n{value}\r\n");
-            gets.Append($"get key:{i:D8}\r\n");
-        }
-
-        _setBatch = Encoding.ASCII.GetBytes(sets.ToString());
-        _getBatch = Encoding.ASCII.GetBytes(gets.ToString());
+        _setBatch = PipelinedBatches.Sets(BatchSize);
+        _getBatch = PipelinedBatches.Gets(BatchSize);
         Run(_setBatch);
     }
 

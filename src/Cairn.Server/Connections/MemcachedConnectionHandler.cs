@@ -11,8 +11,9 @@ using Microsoft.Extensions.Logging;
 namespace Cairn.Server.Connections;
 
 /// <summary>
-/// The connection loop: read what has arrived, answer every complete request in it, flush once.
-/// Kestrel owns the sockets (TCP, IPv6, unix); this class only ever sees the duplex pipe.
+/// The connection loop over pipes: read what has arrived, answer every complete request in it, flush once. Kestrel
+/// hands it TLS connections; plain ones run on the event loops (Transport/) and come here only when a command turns
+/// them into a stream. How a connection starts and ends is decided here for both.
 /// </summary>
 public sealed partial class MemcachedConnectionHandler(ServerContext context, ILogger<MemcachedConnectionHandler> logger) : ConnectionHandler
 {
@@ -51,12 +52,18 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
         }
         finally
         {
-            session?.Counters.DrainInto(statistics.Totals);
-            session?.Dispose();
-            context.Connections.Remove(info);
-            statistics.ConnectionClosed();
-            LogClosed(logger, info.Id);
+            EndConnection(context, logger, session, info);
         }
+    }
+
+    /// <summary>A connection's end, whichever transport carried it: its counters join the totals and it leaves the registry.</summary>
+    internal static void EndConnection(ServerContext context, ILogger logger, IProtocolSession? session, ConnectionInfo info)
+    {
+        session?.Counters.DrainInto(context.Statistics.Totals);
+        session?.Dispose();
+        context.Connections.Remove(info);
+        context.Statistics.ConnectionClosed();
+        LogClosed(logger, info.Id);
     }
 
     /// <summary>Null when the peer left before its first byte; otherwise the session <see cref="ProtocolFor"/> picks.</summary>
@@ -178,9 +185,7 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
 
             if (outcome == BatchOutcome.AwaitOperation)
             {
-                info.State = "conn_io_pending";
-                await session.CompletePendingAsync(input, output);
-                if (!await FlushAsync(output, info, totals))
+                if (!await CompletePendingAsync(session, input, output, info))
                 {
                     return;
                 }
@@ -193,6 +198,14 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
                 return;
             }
         }
+    }
+
+    /// <summary>Finishes what a command left waiting and flushes its reply; false once the peer is gone.</summary>
+    internal static async ValueTask<bool> CompletePendingAsync(IProtocolSession session, PipeReader input, PipeWriter output, ConnectionInfo info)
+    {
+        info.State = "conn_io_pending";
+        await session.CompletePendingAsync(input, output);
+        return await FlushAsync(output, info, session.Counters);
     }
 
     private static async ValueTask<bool> FlushAsync(PipeWriter output, ConnectionInfo info, CounterSet totals)
@@ -216,7 +229,7 @@ public sealed partial class MemcachedConnectionHandler(ServerContext context, IL
     internal static partial void LogOpened(ILogger logger, long id, System.Net.EndPoint? remote);
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "connection {Id} closed")]
-    internal static partial void LogClosed(ILogger logger, long id);
+    private static partial void LogClosed(ILogger logger, long id);
 
 }
 

@@ -423,10 +423,10 @@ internal sealed class LoopConnection
                 return;
             }
 
-            _info.State = "conn_io_pending";
-            await _session!.CompletePendingAsync(input, output);
-            await output.FlushAsync();
-            await MemcachedConnectionHandler.RunPipeLoopAsync(_context, _logger, _session, input, output, _info, _socket.Close);
+            if (await MemcachedConnectionHandler.CompletePendingAsync(_session!, input, output, _info))
+            {
+                await MemcachedConnectionHandler.RunPipeLoopAsync(_context, _logger, _session!, input, output, _info, _socket.Close);
+            }
         }
         catch (Exception error) when (error is IOException or SocketException or ObjectDisposedException)
         {
@@ -446,10 +446,6 @@ internal sealed class LoopConnection
             return;
         }
 
-        _session?.Counters.DrainInto(_context.Statistics.Totals);
-        _session?.Dispose();
-        _context.Connections.Remove(_info);
-        _context.Statistics.ConnectionClosed();
-        MemcachedConnectionHandler.LogClosed(_logger, _info.Id);
+        MemcachedConnectionHandler.EndConnection(_context, _logger, _session, _info);
     }
 }
